@@ -1,0 +1,73 @@
+"""hear_mwmae: MW-MAE (ICLR 2024) audio embeddings in PyTorch, through the HEAR API.
+
+    import hear_mwmae
+    model = hear_mwmae.load_model("path/to/checkpoint")   # or "" for the bundled weights
+    emb, ts = hear_mwmae.get_timestamp_embeddings(audio, model)  # audio: (n_sounds, n_samples) 16 kHz
+    scene = hear_mwmae.get_scene_embeddings(audio, model)
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .checkpoint import CheckpointError, CheckpointNotFoundError, load_checkpoint
+from .config import ModelConfig, get_config, list_configs
+from .hear import PRECISIONS, TIMESTAMP_MODES, HearModel
+from .model import MaskedAutoencoder
+
+__version__ = "0.1.0"
+__all__ = [
+    "load_model", "get_scene_embeddings", "get_timestamp_embeddings", "HearModel", "MaskedAutoencoder",
+    "ModelConfig", "get_config", "list_configs", "CheckpointError", "CheckpointNotFoundError",
+]
+
+_LOAD_OPTIONS = ("chunk_batch_size", "timestamp_mode", "precision", "device", "seed", "sample_rate")
+
+
+def load_model(model_file_path: str = "", **options) -> HearModel:
+    """Load an MW-MAE/MAE encoder as a HEAR model.
+
+    Args:
+        model_file_path: ``""`` (bundled weights), a directory or ``model.safetensors`` of ours,
+            an official Flax ``checkpoint_<step>`` file or its directory, ``hf://owner/name[@rev]``,
+            or ``random:<config name>``.
+        chunk_batch_size: 2 s units per encoder call (bounds memory; default 32).
+        timestamp_mode: ``"centered"`` (default) or ``"official"`` (frame starts, as the JAX code).
+        precision: ``"fp32"`` (default) or ``"bf16"`` autocast.
+        device: where to put the model (default CPU; calls follow the input's device anyway).
+        seed: RNG seed for ``random:`` weights (default 0).
+
+    Returns:
+        ``HearModel`` with ``sample_rate``, ``scene_embedding_size``, ``timestamp_embedding_size``.
+    """
+    unknown = sorted(set(options) - set(_LOAD_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown load_model options {unknown}; valid options: {list(_LOAD_OPTIONS)}")
+    rate = options.pop("sample_rate", 16000)
+    if rate != 16000:
+        raise ValueError(f"MW-MAE expects 16000 Hz audio, got sample_rate={rate!r}; resample to 16 kHz first")
+    device = options.pop("device", None)
+    model = load_checkpoint(model_file_path, seed=int(options.pop("seed", 0)))
+    hear_model = HearModel(model.encoder, **options)
+    return hear_model.to(device) if device is not None else hear_model
+
+
+def _check_model(model) -> HearModel:
+    if not isinstance(model, HearModel):
+        raise TypeError(f"model must be the HearModel returned by hear_mwmae.load_model(), got {type(model).__name__}")
+    return model
+
+
+def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n_sounds, n_samples) 16 kHz audio -> (embeddings (n_sounds, n_frames, E), timestamps ms (n_sounds, n_frames)).
+
+    One 5·D embedding every 40 ms (4×16 patches); float32 on the audio's device.
+    """
+    return _check_model(model).timestamp_embeddings(audio)
+
+
+def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
+    """(n_sounds, n_samples) 16 kHz audio -> (n_sounds, E) float32: mean of the frame embeddings."""
+    return _check_model(model).scene_embeddings(audio)

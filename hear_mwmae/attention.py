@@ -1,0 +1,139 @@
+"""Multi-Window Multi-Head Attention (MW-MHA), mwmae-spec.md §4.
+
+One module covers plain multi-head attention (all heads global) and MW-MHA (per-head window
+sizes). Parity-critical semantics of the official code:
+
+* one shared ``qkv`` projection, channels laid out [q | k | v], head-major inside each;
+* window ``0`` = global head: softmax(q kᵀ / √d) v over all tokens, **no** bias;
+* window ``w > 0``: non-overlapping contiguous windows of the *flattened* token sequence
+  (tokens [m·w, (m+1)·w)), not a sliding window; logits get a learned 1-D relative-position
+  bias, table[i − j + w − 1], one table of 2w − 1 entries per windowed head;
+* per-head outputs are concatenated in head order, then ``proj``.
+
+Two paths share the parameters: the fused path (default) groups heads of equal window size
+into one batched SDPA call per group (no per-head loop); the explicit path builds full
+N × N block-diagonal weights and returns them, for analysis tools.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def relative_position_index(window: int, device=None) -> torch.Tensor:
+    """(w, w) long tensor of i − j + w − 1 (the official ``relative_position_index``)."""
+    pos = torch.arange(window, device=device)
+    return pos[:, None] - pos[None, :] + window - 1
+
+
+class MultiWindowAttention(nn.Module):
+    """Multi-head self-attention whose heads may attend within local windows.
+
+    Args:
+        dim: token width D.
+        num_heads: number of heads H (head dim D / H).
+        window_sizes: one int per head (0 = global); empty = all heads global.
+
+    Shapes: ``forward(x)`` with x (B, N, D) returns (B, N, D); with ``return_attention=True``
+    it returns ``(out, attn)`` with attn (B, H, N, N) (zero outside a head's windows).
+    N must be divisible by every window size > 0.
+    """
+
+    def __init__(self, dim: int, num_heads: int, window_sizes: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        window_sizes = tuple(window_sizes) or (0,) * num_heads
+        if len(window_sizes) != num_heads:
+            raise ValueError(f"need one window size per head ({num_heads}), got {window_sizes}")
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.window_sizes = window_sizes
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        # One bias table per windowed head, keyed by head index ("head3"), shape (2w - 1,).
+        self.relative_position_bias = nn.ParameterDict(
+            {f"head{h}": nn.Parameter(torch.zeros(2 * w - 1)) for h, w in enumerate(window_sizes) if w > 0}
+        )
+        # Heads grouped by window size, so each group is one batched call.
+        groups: dict[int, list[int]] = {}
+        for h, w in enumerate(window_sizes):
+            groups.setdefault(w, []).append(h)
+        self.groups = tuple((w, tuple(hs)) for w, hs in sorted(groups.items()))
+        order = [h for _, hs in self.groups for h in hs]
+        self.is_global = all(w == 0 for w in window_sizes)
+        # Group outputs are concatenated in group order; this index puts heads back in order.
+        self.register_buffer("_head_order", torch.tensor([order.index(h) for h in range(num_heads)]), persistent=False)
+        for w in {w for w in window_sizes if w > 0}:
+            self.register_buffer(f"_rel_index_{w}", relative_position_index(w), persistent=False)
+
+    def window_bias(self, window: int, heads: tuple[int, ...]) -> torch.Tensor:
+        """(len(heads), w, w) relative-position bias of the given heads (all of window w)."""
+        index = getattr(self, f"_rel_index_{window}")
+        tables = torch.stack([self.relative_position_bias[f"head{h}"] for h in heads])
+        return tables[:, index]
+
+    def _check_windows(self, n: int) -> None:
+        bad = [w for w in self.window_sizes if w > 0 and n % w]
+        if bad:
+            raise ValueError(f"sequence length {n} is not divisible by window sizes {bad}")
+
+    def forward(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        b, n, d = x.shape
+        self._check_windows(n)
+        if return_attention:
+            return self._forward_explicit(x)
+        qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim)
+        if self.is_global:
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, hd)
+            out = F.scaled_dot_product_attention(q, k, v)
+            return self.proj(out.transpose(1, 2).reshape(b, n, d))
+        outs = []
+        for w, heads in self.groups:
+            hs = list(heads)
+            g = len(hs)
+            sel = qkv[:, :, :, hs]  # (B, N, 3, g, hd)
+            if w == 0:
+                q, k, v = sel.permute(2, 0, 3, 1, 4).unbind(0)  # (B, g, N, hd)
+                o = F.scaled_dot_product_attention(q, k, v)  # (B, g, N, hd)
+                outs.append(o.transpose(1, 2))  # (B, N, g, hd)
+                continue
+            nw = n // w
+            # (B, nW, w, 3, g, hd) -> (3, B·nW, g, w, hd): every window of every group head at once.
+            win = sel.reshape(b, nw, w, 3, g, self.head_dim).permute(3, 0, 1, 4, 2, 5)
+            q, k, v = win.reshape(3, b * nw, g, w, self.head_dim).unbind(0)
+            bias = self.window_bias(w, heads).to(q.dtype)  # (g, w, w), broadcast over B·nW
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B·nW, g, w, hd)
+            outs.append(o.view(b, nw, g, w, self.head_dim).permute(0, 1, 3, 2, 4).reshape(b, n, g, self.head_dim))
+        out = torch.cat(outs, dim=2).index_select(2, self._head_order)  # (B, N, H, hd) in head order
+        return self.proj(out.reshape(b, n, d))
+
+    def attention_mask(self, n: int, device=None, dtype=torch.float32) -> torch.Tensor:
+        """(H, N, N) additive logits mask: bias inside windows, −inf outside, 0 for global heads."""
+        mask = torch.zeros(self.num_heads, n, n, device=device, dtype=dtype)
+        pos = torch.arange(n, device=device)
+        for h, w in enumerate(self.window_sizes):
+            if w == 0:
+                continue
+            same_window = (pos[:, None] // w) == (pos[None, :] // w)
+            rel = (pos[:, None] % w) - (pos[None, :] % w) + w - 1  # i − j + w − 1 inside a window
+            bias = self.relative_position_bias[f"head{h}"].to(device=device, dtype=dtype)[rel]
+            mask[h] = torch.where(same_window, bias, torch.full_like(bias, -math.inf))
+        return mask
+
+    def _forward_explicit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        logits = (q @ k.transpose(-2, -1)) * self.scale  # (B, H, N, N)
+        if not self.is_global:
+            logits = logits + self.attention_mask(n, device=x.device, dtype=logits.dtype)
+        attn = logits.softmax(dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(b, n, d)
+        return self.proj(out), attn

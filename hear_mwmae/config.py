@@ -1,0 +1,203 @@
+"""Model configurations: frozen dataclasses and the named presets of the paper.
+
+Every size of the paper (tiny … huge), every decoder depth (1, 2, 4, 8) and every patch
+size (4×16, 8×16, 8×8, 4×8, 5×5) has a name, e.g. ``mwmae_base_4x16_384d-8h-4l`` or
+``mae_tiny_8x8_384d-8h-1l``; ``mwmae_base`` / ``mae_base`` (etc.) alias the official default
+(4×16 patches, 384-d 4-layer decoder). A checkpoint stores its ``ModelConfig`` as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+
+# (embed_dim, depth, num_heads) of each encoder size, mwmae-spec.md §3.
+ENCODER_SIZES: dict[str, tuple[int, int, int]] = {
+    "tiny": (192, 12, 3),
+    "small": (384, 12, 6),
+    "medium": (512, 12, 8),
+    "base": (768, 12, 12),
+    "large": (1024, 24, 16),
+    "huge": (1280, 32, 16),
+}
+PATCH_SIZES: tuple[tuple[int, int], ...] = ((4, 16), (8, 16), (8, 8), (4, 8), (5, 5))
+DECODER_DEPTHS: tuple[int, ...] = (1, 2, 4, 8)
+DECODER_DIM = 384
+VARIANTS = ("mwmae", "mae")
+
+
+def window_sizes_for(num_patches: int) -> tuple[int, ...]:
+    """The paper's decoder window rule (mwmae-spec.md §4.3).
+
+    Every divisor > 1 of the patch count is one head's window; the patch count itself is a
+    global head (written 0: global attention *without* a relative-position bias), and one
+    extra global head is added. 250 patches -> (2, 5, 10, 25, 50, 125, 0, 0).
+    """
+    if num_patches < 2:
+        raise ValueError(f"num_patches must be >= 2, got {num_patches}")
+    local = [d for d in range(2, num_patches) if num_patches % d == 0]
+    return tuple(local) + (0, 0)
+
+
+def _as_int_tuple(value, name: str) -> tuple[int, ...]:
+    if isinstance(value, bool) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of ints, got {value!r}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise TypeError(f"{name} must hold ints only, got {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of an MW-MAE / MAE model (encoder, decoder, masking).
+
+    Window sizes: one entry per head, ``0`` = global head; an empty tuple means all heads
+    global (standard multi-head attention). ``use_cls_token`` is True for the MAE baseline
+    and must be False whenever a window size is > 0 (251 tokens are not divisible).
+    ``encoder_only`` checkpoints carry no decoder (enough for embeddings).
+    """
+
+    variant: str = "mwmae"
+    img_size: tuple[int, int] = (200, 80)  # (time frames, mel bins)
+    patch_size: tuple[int, int] = (4, 16)  # (frames, mel bins) per patch
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    encoder_window_sizes: tuple[int, ...] = ()
+    decoder_embed_dim: int = DECODER_DIM
+    decoder_depth: int = 4
+    decoder_num_heads: int = 8
+    decoder_window_sizes: tuple[int, ...] = (2, 5, 10, 25, 50, 125, 0, 0)
+    use_cls_token: bool = False
+    mask_ratio: float = 0.8
+    norm_pix_loss: bool = False
+    encoder_only: bool = False
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; normalise to tuples so configs hash and compare.
+        for f in ("img_size", "patch_size", "encoder_window_sizes", "decoder_window_sizes"):
+            object.__setattr__(self, f, _as_int_tuple(getattr(self, f), f))
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        for f in ("embed_dim", "depth", "num_heads", "decoder_embed_dim", "decoder_depth", "decoder_num_heads"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{f} must be a positive int, got {v!r}")
+        if len(self.img_size) != 2 or len(self.patch_size) != 2:
+            raise ValueError("img_size and patch_size must be (time, freq) pairs")
+        for i, (s, p) in enumerate(zip(self.img_size, self.patch_size)):
+            if p < 1 or s % p:
+                raise ValueError(f"patch_size {self.patch_size} must divide img_size {self.img_size} (axis {i})")
+        if self.embed_dim % self.num_heads or self.decoder_embed_dim % self.decoder_num_heads:
+            raise ValueError("embed_dim / decoder_embed_dim must be divisible by their head counts")
+        if not 0.0 <= self.mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+        if not self.mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
+        for f, heads in (("encoder_window_sizes", self.num_heads), ("decoder_window_sizes", self.decoder_num_heads)):
+            ws = getattr(self, f)
+            if ws and len(ws) != heads:
+                raise ValueError(f"{f} needs one entry per head ({heads}), got {len(ws)}: {ws}")
+            if any(w < 0 for w in ws):
+                raise ValueError(f"{f} must be >= 0 (0 = global head), got {ws}")
+            bad = [w for w in ws if w > 0 and self.num_patches % w]
+            if bad:
+                raise ValueError(f"{f}: window sizes {bad} do not divide the {self.num_patches} patches")
+            if any(ws) and self.use_cls_token:
+                raise ValueError(f"{f}: windowed heads need use_cls_token=False (a cls token breaks the windows)")
+
+    # ---- derived values (computed here, never stored) -----------------------------------
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """Patch grid (time steps, frequency bands), e.g. (50, 5) for 200×80 and 4×16."""
+        return self.img_size[0] // self.patch_size[0], self.img_size[1] // self.patch_size[1]
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_size[0] * self.grid_size[1]
+
+    @property
+    def patch_dim(self) -> int:
+        """Values per patch (the reconstruction target width)."""
+        return self.patch_size[0] * self.patch_size[1]
+
+    @property
+    def frame_embedding_size(self) -> int:
+        """Width of one HEAR frame embedding: the frequency bands concatenated (5·D for 4×16)."""
+        return self.grid_size[1] * self.embed_dim
+
+    @property
+    def frame_ms(self) -> float:
+        """Duration of one patch column (one HEAR frame) in ms at 10 ms per spectrogram frame."""
+        return 10.0 * self.patch_size[0]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Build from a dict (e.g. config.json); unknown keys are an error."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a model config must be a dict, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}; valid keys: {[f.name for f in dataclasses.fields(cls)]}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _preset(variant: str, size: str, patch: tuple[int, int], dec_depth: int) -> ModelConfig:
+    dim, depth, heads = ENCODER_SIZES[size]
+    grid = (200 // patch[0]) * (80 // patch[1])
+    windows = window_sizes_for(grid)
+    name = f"{variant}_{size}_{patch[0]}x{patch[1]}_{DECODER_DIM}d-{len(windows)}h-{dec_depth}l"
+    return ModelConfig(
+        variant=variant,
+        patch_size=patch,
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
+        decoder_depth=dec_depth,
+        decoder_num_heads=len(windows),  # the paper's head counts: 4 / 8 / 12 / 16 (§3)
+        decoder_window_sizes=windows if variant == "mwmae" else (),
+        use_cls_token=variant == "mae",
+        name=name,
+    )
+
+
+def _build_registry() -> dict[str, ModelConfig]:
+    reg: dict[str, ModelConfig] = {}
+    for variant in VARIANTS:
+        for size in ENCODER_SIZES:
+            for patch in PATCH_SIZES:
+                for d in DECODER_DEPTHS:
+                    cfg = _preset(variant, size, patch, d)
+                    reg[cfg.name] = cfg
+            default = reg[f"{variant}_{size}_4x16_384d-8h-4l"]
+            reg[f"{variant}_{size}"] = default  # short alias: the official default geometry
+    return reg
+
+
+CONFIGS: dict[str, ModelConfig] = _build_registry()
+
+
+def list_configs() -> list[str]:
+    """All preset names, sorted."""
+    return sorted(CONFIGS)
+
+
+def get_config(name: str, **overrides) -> ModelConfig:
+    """Preset by name (see ``list_configs()``), optionally with fields replaced."""
+    if not isinstance(name, str):
+        raise TypeError(f"config name must be a str, got {type(name).__name__}")
+    if name not in CONFIGS:
+        close = difflib.get_close_matches(name, CONFIGS, n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise ValueError(f"unknown config name {name!r}.{hint} See hear_mwmae.list_configs() for all names.")
+    cfg = CONFIGS[name]
+    return cfg.replace(**overrides) if overrides else cfg

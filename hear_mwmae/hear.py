@@ -1,0 +1,184 @@
+"""The HEAR runtime: 2 s chunking, micro-batched encoder calls, timestamps (mwmae-spec.md §7).
+
+A clip of L samples gives T = 1 + L // 160 log-mel frames. The clip is reflect-padded
+(NumPy semantics) to whole 200-frame units, every unit of every clip goes through the
+encoder in micro-batches of at most ``chunk_batch_size`` units, and each unit yields 50
+frame embeddings of 5·D ("b (t f) d -> b t (f d)"). The first ceil(T / 4) frames are kept,
+exactly as the official runtime. Scene embedding = mean over those frames.
+
+Timestamps (ms, float32): ``timestamp_mode="centered"`` (default) puts frame i at
+(i + 0.5) · 40 ms and keeps only the frames whose centre lies within the clip (HEAR wants
+centres, and the validator fails a last timestamp past the end: 4.0 s gives 101 frames,
+whose 101st centre is 4020 ms). ``"official"`` reproduces the official frame starts
+i · duration / n over all frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .frontend import HOP_LENGTH, SAMPLE_RATE, LogMelFrontend, num_frames, reflect_index
+from .model import Encoder
+
+TIMESTAMP_MODES = ("centered", "official")
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_audio(audio) -> torch.Tensor:
+    """Validate a HEAR audio batch (n_sounds, n_samples) and return it as float32."""
+    if not isinstance(audio, torch.Tensor):
+        raise TypeError(f"audio must be a torch.Tensor of shape (n_sounds, n_samples), got {type(audio).__name__}; "
+                        f"for a numpy array use torch.from_numpy(x)")
+    if audio.ndim != 2:
+        hint = {1: "add a batch dimension: audio[None]", 3: "mix the channels down to mono first"}.get(audio.ndim, "")
+        raise ValueError(f"audio must be 2-D (n_sounds, n_samples) of 16 kHz mono, got shape {tuple(audio.shape)}"
+                         + (f"; {hint}" if hint else ""))
+    if not audio.is_floating_point():
+        raise TypeError(f"audio must be floating point in [-1, 1], got {audio.dtype}; "
+                        f"scale integer PCM first, e.g. x.float() / 32768 for int16")
+    if audio.shape[1] == 0:
+        raise ValueError("audio has zero-length clips (n_samples == 0); every clip needs at least one sample")
+    audio = audio.float()
+    if audio.numel() and not torch.isfinite(audio).all():
+        raise ValueError("audio contains NaN or Inf values; clean or clip the input first")
+    return audio
+
+
+class HearModel(nn.Module):
+    """The object ``load_model`` returns: frontend + encoder + HEAR attributes.
+
+    Attributes: ``sample_rate`` (16000), ``scene_embedding_size`` and
+    ``timestamp_embedding_size`` (5·D, e.g. 3840 for Base), all Python ints.
+    """
+
+    def __init__(self, encoder: Encoder, chunk_batch_size: int = 32, timestamp_mode: str = "centered",
+                 precision: str = "fp32") -> None:
+        super().__init__()
+        if isinstance(chunk_batch_size, bool) or not isinstance(chunk_batch_size, int) or chunk_batch_size < 1:
+            raise ValueError(f"chunk_batch_size must be a positive int, got {chunk_batch_size!r}")
+        if timestamp_mode not in TIMESTAMP_MODES:
+            raise ValueError(f"timestamp_mode must be one of {TIMESTAMP_MODES}, got {timestamp_mode!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.config: ModelConfig = encoder.config
+        self.frontend = LogMelFrontend()
+        self.encoder = encoder
+        self.chunk_batch_size = chunk_batch_size
+        self.timestamp_mode = timestamp_mode
+        self.precision = precision
+        self.scene_embedding_size = int(self.config.frame_embedding_size)
+        self.timestamp_embedding_size = int(self.config.frame_embedding_size)
+        self.eval()
+
+    @property
+    def sample_rate(self) -> int:
+        return SAMPLE_RATE
+
+    @sample_rate.setter
+    def sample_rate(self, value) -> None:
+        raise ValueError(f"MW-MAE works on {SAMPLE_RATE} Hz audio only (got a request for {value!r}); "
+                         f"resample your audio to {SAMPLE_RATE} Hz instead (e.g. torchaudio.functional.resample)")
+
+    # ---- geometry ------------------------------------------------------------------------
+    @property
+    def unit_frames(self) -> int:
+        """Spectrogram frames per encoder call (200 = 2 s)."""
+        return self.config.img_size[0]
+
+    def num_embedding_frames(self, num_samples: int) -> int:
+        """Frame embeddings the official runtime keeps: ceil(T / patch_t)."""
+        return math.ceil(num_frames(num_samples) / self.config.patch_size[0])
+
+    def num_timestamps(self, num_samples: int) -> int:
+        """Frames returned by ``get_timestamp_embeddings`` for a clip of that many samples."""
+        if self.timestamp_mode == "official":
+            return self.num_embedding_frames(num_samples)
+        frame_samples = self.config.patch_size[0] * HOP_LENGTH
+        return max(1, (2 * num_samples + frame_samples) // (2 * frame_samples))  # centre <= clip end
+
+    def timestamps(self, num_samples: int, n: int, device=None) -> torch.Tensor:
+        """(n,) float32 timestamps in ms for a clip of ``num_samples`` samples."""
+        duration_ms = 1000.0 * num_samples / SAMPLE_RATE
+        i = torch.arange(n, dtype=torch.float64, device=device)
+        if self.timestamp_mode == "official":
+            ts = i * (duration_ms / n)  # frame starts stretched over the clip (official)
+        elif n == 1 and self.config.frame_ms / 2 > duration_ms:
+            ts = torch.full((1,), duration_ms / 2, dtype=torch.float64, device=device)  # clip shorter than half a frame
+        else:
+            ts = (i + 0.5) * self.config.frame_ms  # computed from the index, never accumulated
+        return ts.float()
+
+    # ---- encoder over 2 s units ----------------------------------------------------------
+    def _autocast(self, device: torch.device):
+        if self.precision == "bf16":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _units(self, audio: torch.Tensor):
+        """Yield (first global unit index, frame embeddings (m, T', E) float32) per micro-batch.
+
+        Global unit k is unit k % U of clip k // U, U = units per clip.
+        """
+        n_clips, n_samples = audio.shape
+        t = num_frames(n_samples)
+        u = math.ceil(t / self.unit_frames)
+        index = torch.from_numpy(reflect_index(t, u * self.unit_frames)).to(audio.device) if u * self.unit_frames != t else None
+        clips_per_group = max(1, self.chunk_batch_size // u)  # bounds the log-mel held at once
+        for c0 in range(0, n_clips, clips_per_group):
+            mel = self.frontend(audio[c0 : c0 + clips_per_group])  # (g, T, F)
+            if index is not None:
+                mel = mel.index_select(1, index)
+            units = mel.reshape(-1, self.unit_frames, mel.shape[-1])  # (g·U, 200, F)
+            for k in range(0, units.shape[0], self.chunk_batch_size):
+                with self._autocast(audio.device):
+                    emb = self.encoder.frame_embeddings(units[k : k + self.chunk_batch_size])
+                yield c0 * u + k, emb.float()
+
+    def _prepare(self, audio) -> torch.Tensor:
+        audio = check_audio(audio)
+        param = next(self.encoder.parameters())
+        if param.device != audio.device:
+            self.to(audio.device)  # follow the input's device
+        return audio
+
+    @torch.inference_mode()
+    def timestamp_embeddings(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) -> embeddings (B, n, E) float32 and timestamps (B, n) float32 ms, on audio's device."""
+        audio = self._prepare(audio)
+        b, n_samples = audio.shape
+        n = self.num_timestamps(n_samples)
+        out = torch.zeros(b, n, self.timestamp_embedding_size, device=audio.device)
+        tpu = self.config.grid_size[0]  # frames per unit
+        u = math.ceil(num_frames(n_samples) / self.unit_frames)
+        for k0, emb in self._units(audio):
+            for j in range(emb.shape[0]):
+                clip, unit = divmod(k0 + j, u)
+                start = unit * tpu
+                if start >= n:
+                    continue
+                stop = min(start + tpu, n)
+                out[clip, start:stop] = emb[j, : stop - start]
+        ts = self.timestamps(n_samples, n, device=audio.device).expand(b, n).contiguous()
+        return out, ts
+
+    @torch.inference_mode()
+    def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, L) -> (B, E) float32: the mean of all official frame embeddings of each clip."""
+        audio = self._prepare(audio)
+        b, n_samples = audio.shape
+        n = self.num_embedding_frames(n_samples)
+        total = torch.zeros(b, self.scene_embedding_size, device=audio.device, dtype=torch.float64)
+        tpu = self.config.grid_size[0]
+        u = math.ceil(num_frames(n_samples) / self.unit_frames)
+        for k0, emb in self._units(audio):
+            k = torch.arange(k0, k0 + emb.shape[0], device=audio.device)
+            valid = (n - (k % u) * tpu).clamp(0, tpu)  # frames of each unit inside the clip
+            keep = torch.arange(tpu, device=audio.device)[None, :] < valid[:, None]
+            sums = (emb * keep[..., None]).sum(dim=1, dtype=torch.float64)
+            total.index_add_(0, torch.div(k, u, rounding_mode="floor"), sums)
+        return (total / n).float()

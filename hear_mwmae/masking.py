@@ -1,0 +1,40 @@
+"""Random per-token masking (mwmae-spec.md §5). Convention: mask 1 = removed, 0 = kept."""
+
+from __future__ import annotations
+
+import torch
+
+
+def num_kept(num_tokens: int, mask_ratio: float) -> int:
+    """Visible tokens; computed as the official code does to dodge 0.19999… (250, 0.8 -> 50)."""
+    return int(num_tokens * (100 - 100 * mask_ratio) / 100)
+
+
+def random_masking(
+    x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Keep a random subset of tokens per sample.
+
+    Args:
+        x: (B, N, D) tokens (positional embedding already added).
+        mask_ratio: fraction removed.
+        noise: optional (B, N) uniform noise; argsort ascending, the first tokens are kept.
+            Inject it to reproduce a given mask (e.g. the official one).
+
+    Returns:
+        x_kept (B, K, D), mask (B, N) with 1 = removed in patch order, ids_restore (B, N).
+    """
+    b, n, d = x.shape
+    keep = num_kept(n, mask_ratio)
+    if noise is None:
+        noise = torch.rand(b, n, device=x.device)
+    elif noise.shape != (b, n):
+        raise ValueError(f"noise must have shape {(b, n)}, got {tuple(noise.shape)}")
+    ids_shuffle = torch.argsort(noise, dim=1, stable=True)
+    ids_restore = torch.argsort(ids_shuffle, dim=1, stable=True)
+    ids_keep = ids_shuffle[:, :keep]
+    x_kept = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, d))
+    mask = torch.ones(b, n, device=x.device, dtype=x.dtype)
+    mask[:, :keep] = 0
+    mask = torch.gather(mask, 1, ids_restore)
+    return x_kept, mask, ids_restore
