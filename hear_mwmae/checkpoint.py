@@ -56,36 +56,40 @@ NO_WEIGHTS_HELP = (
 
 
 # ---- writing -----------------------------------------------------------------------------
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory + rename, so readers never see half a file."""
+def atomic_write(path: str | Path, write) -> Path:
+    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it into place.
+
+    Readers never see half a file, and an interrupted write leaves the old file intact.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def save_safetensors(model, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` (atomically) with the config in its header metadata."""
+    """Write ``config.json`` and ``model.safetensors`` (atomically; config also in the header metadata)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    target = directory / WEIGHTS_NAME
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{WEIGHTS_NAME}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "pt", _METADATA_KEY: json.dumps(model.config.to_dict())})
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    config_json = json.dumps(model.config.to_dict(), indent=2, sort_keys=True)
+    atomic_write(directory / WEIGHTS_NAME,
+                 lambda tmp: save_file(state, tmp, metadata={"format": "pt", _METADATA_KEY: config_json}))
+    atomic_write_bytes(directory / CONFIG_NAME, config_json.encode())
+    return directory / WEIGHTS_NAME
 
 
 # ---- reading -----------------------------------------------------------------------------

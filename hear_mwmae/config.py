@@ -40,6 +40,11 @@ def window_sizes_for(num_patches: int) -> tuple[int, ...]:
     return tuple(local) + (0, 0)
 
 
+def num_kept(num_tokens: int, mask_ratio: float) -> int:
+    """Visible tokens; computed as the official code does to dodge 0.19999… (250, 0.8 -> 50)."""
+    return int(num_tokens * (100 - 100 * mask_ratio) / 100)
+
+
 def _as_int_tuple(value, name: str) -> tuple[int, ...]:
     if isinstance(value, bool) or not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple of ints, got {value!r}")
@@ -106,6 +111,13 @@ class ModelConfig:
             bad = [w for w in ws if w > 0 and self.num_patches % w]
             if bad:
                 raise ValueError(f"{f}: window sizes {bad} do not divide the {self.num_patches} patches")
+            if f == "encoder_window_sizes":
+                # Why: in pretraining the encoder sees only the kept tokens, so windows must fit them too.
+                kept = num_kept(self.num_patches, self.mask_ratio)
+                bad = [w for w in ws if w > 0 and kept % w]
+                if bad:
+                    raise ValueError(f"{f}: window sizes {bad} do not divide the {kept} visible tokens at "
+                                     f"mask_ratio {self.mask_ratio}")
             if any(ws) and self.use_cls_token:
                 raise ValueError(f"{f}: windowed heads need use_cls_token=False (a cls token breaks the windows)")
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import torch
 
-
-def num_kept(num_tokens: int, mask_ratio: float) -> int:
-    """Visible tokens; computed as the official code does to dodge 0.19999… (250, 0.8 -> 50)."""
-    return int(num_tokens * (100 - 100 * mask_ratio) / 100)
+from .config import num_kept
 
 
 def random_masking(
