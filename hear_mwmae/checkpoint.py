@@ -193,6 +193,8 @@ def load_official(path: str | Path, config: ModelConfig | None = None):
     from .model import MaskedAutoencoder
 
     path = Path(path)
+    if not path.exists():
+        raise CheckpointNotFoundError(f"official checkpoint {path} does not exist")
     file = latest_checkpoint(path) if path.is_dir() else path
     if file is None:
         raise CheckpointNotFoundError(f"{path}: no checkpoint_<step> file")

@@ -57,7 +57,10 @@ def is_flax_checkpoint_file(path: Path) -> bool:
         return False
     if not head or not (0x80 <= head[0] <= 0x8F or head[0] in (0xDE, 0xDF)):
         return False
-    return any(k in head for k in (b"params", b"patch_embed", b"step", b"encoder_block", b"opt_state"))
+    if _CHECKPOINT_RE.match(Path(path).name):
+        return True
+    keys = (b"params", b"aux_rng_keys", b"buffers", b"patch_embed", b"pos_embed", b"step", b"encoder_block", b"opt_state")
+    return any(k in head for k in keys)
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
