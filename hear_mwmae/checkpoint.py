@@ -211,6 +211,43 @@ def bundled_weights_available() -> bool:
     return (BUNDLED_DIR / WEIGHTS_NAME).is_file()
 
 
+def _load_from_hub(source: str):
+    """``hf://owner/name[@revision]`` -> model; Hub failures become CheckpointNotFoundError naming repo and cause."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    from .model import MaskedAutoencoder
+
+    repo, revision = parse_hub_ref(source)
+    try:
+        # config.json first, ourselves: from_pretrained swallows that failure and then dies on a missing `config`.
+        config_file = hf_hub_download(repo_id=repo, filename=CONFIG_NAME, revision=revision)
+        try:
+            config = json.loads(Path(config_file).read_text())
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{source}: {CONFIG_NAME} is not valid JSON ({e})") from e
+        return MaskedAutoencoder.from_pretrained(repo, revision=revision, config=config)
+    except CheckpointError:
+        raise
+    except (OSError, HFValidationError) as e:  # every huggingface_hub HTTP/cache error is an OSError
+        if isinstance(e, LocalEntryNotFoundError):
+            why = "it is not in the local Hugging Face cache and the Hub cannot be reached (offline?)"
+        elif isinstance(e, RevisionNotFoundError):
+            why = f"the repository has no revision {revision!r}"
+        elif isinstance(e, RepositoryNotFoundError):
+            why = "the repository does not exist, or is private/gated and your token (HF_TOKEN) has no access"
+        elif isinstance(e, EntryNotFoundError):
+            why = f"the repository lacks {CONFIG_NAME} or {WEIGHTS_NAME}"
+        elif isinstance(e, HFValidationError):
+            why = "invalid repo id or revision"
+        else:
+            why = "the Hub request failed"
+        detail = " ".join(str(e).split())[:500]
+        raise CheckpointNotFoundError(f"cannot load {source} from the Hugging Face Hub: {why} "
+                                      f"({type(e).__name__}: {detail})") from e
+
+
 def load_checkpoint(source: str | os.PathLike = "", seed: int = 0):
     """Any supported source (see module docstring) -> ``MaskedAutoencoder`` in eval mode on CPU."""
     from .model import MaskedAutoencoder
@@ -226,8 +263,7 @@ def load_checkpoint(source: str | os.PathLike = "", seed: int = 0):
         torch.manual_seed(seed)
         return MaskedAutoencoder(get_config(source[len("random:"):])).eval()
     if source.startswith("hf://"):
-        repo, revision = parse_hub_ref(source)
-        return MaskedAutoencoder.from_pretrained(repo, revision=revision)
+        return _load_from_hub(source)
     path = Path(source).expanduser()
     if not path.exists():
         raise CheckpointNotFoundError(f"checkpoint {source!r} does not exist. " + NO_WEIGHTS_HELP)

@@ -1,8 +1,20 @@
-"""Shared test fixtures. Everything runs on CPU without network."""
+"""Shared test fixtures. Everything runs on CPU without network.
+
+Hub tests talk to ``tests/hub_server.py``, a local Hub-compatible server started in ``pytest_configure``:
+huggingface_hub reads HF_ENDPOINT / HF_HUB_DISABLE_XET / HF_HUB_OFFLINE when it is imported (and
+hear_mwmae imports it), so the server must be up and the environment set before any test module loads.
+"""
 
 from __future__ import annotations
 
 import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgpack
@@ -18,9 +30,91 @@ EXAMPLE_WAV = REPO / "examples" / "speech.wav"
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+# ---- the local Hub server ---------------------------------------------------------------------
+HUB_SERVER = Path(__file__).with_name("hub_server.py")
+HUB_USER = "test-user"
+HUB_TOKEN = "hf_test_token_for_the_local_hub_server"
+HUB_START_TIMEOUT_S = 20
+# Variables that would send huggingface_hub elsewhere than our server and temp cache.
+_HF_VARS_TO_CLEAR = ("HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_XET_CACHE", "HF_ASSETS_CACHE",
+                     "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_DISABLE_IMPLICIT_TOKEN")
+
+
+@dataclass
+class HubServer:
+    url: str | None = None
+    home: Path | None = None  # HF_HOME of this test run
+    log: Path | None = None  # the server's stderr (request log, tracebacks)
+    error: str | None = None  # why the server is unusable, if it is
+    token: str = HUB_TOKEN
+    user: str = HUB_USER
+    process: subprocess.Popen | None = None
+    tmp: Path | None = None
+
+
+_HUB = HubServer()
+
+
+def _start_hub_server() -> None:
+    """Start the server on a free port and point huggingface_hub at it (env only; nothing imported)."""
+    _HUB.tmp = Path(tempfile.mkdtemp(prefix="hear_mwmae_hub_"))
+    _HUB.home, _HUB.log = _HUB.tmp / "hf_home", _HUB.tmp / "server.log"
+    # Never the real Hub: until the server answers, the endpoint is a port nobody listens on.
+    os.environ.update(HF_ENDPOINT="http://127.0.0.1:9", HF_TOKEN=HUB_TOKEN, HF_HUB_DISABLE_XET="1",
+                      HF_HOME=str(_HUB.home), HF_HUB_DISABLE_TELEMETRY="1")
+    for var in _HF_VARS_TO_CLEAR:
+        os.environ.pop(var, None)
+    if "huggingface_hub" in sys.modules:  # its constants already hold the old environment
+        _HUB.error = "huggingface_hub was imported before pytest_configure, so HF_ENDPOINT etc. cannot take effect"
+        return
+    with open(_HUB.log, "wb") as log:  # a file, not a pipe: a full pipe would block the server
+        _HUB.process = subprocess.Popen(
+            [sys.executable, str(HUB_SERVER), "--port", "0", "--root", str(_HUB.tmp / "server"),
+             "--token", HUB_TOKEN, "--user", HUB_USER, "--exit-with-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)  # it exits when our stdin pipe closes
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: lines.put(_HUB.process.stdout.readline()), daemon=True).start()
+    try:
+        first = lines.get(timeout=HUB_START_TIMEOUT_S).decode().strip()
+    except queue.Empty:
+        first = ""
+    if not first.startswith("http://"):
+        _HUB.error = f"hub server did not start: {first!r}; log: {_HUB.log.read_text(errors='replace')[-2000:]}"
+        return
+    _HUB.url = os.environ["HF_ENDPOINT"] = first
+
+
+def _stop_hub_server() -> None:
+    proc = _HUB.process
+    if proc is not None:
+        for stream in (proc.stdin, proc.stdout):
+            stream.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        _HUB.process = None
+    if _HUB.tmp is not None:
+        shutil.rmtree(_HUB.tmp, ignore_errors=True)
+
+
 def pytest_configure(config):
-    # Hub access in tests must never reach the network.
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # Hub access in tests must never reach the network: everything goes to the local server.
+    _start_hub_server()
+
+
+def pytest_unconfigure(config):
+    _stop_hub_server()
+
+
+@pytest.fixture(scope="session")
+def hub() -> HubServer:
+    """The local Hub server (url, token, user, HF_HOME); fails the test if it is not running."""
+    if _HUB.error or _HUB.process is None or _HUB.process.poll() is not None:
+        pytest.fail(f"local Hub server unavailable: {_HUB.error or 'it exited'} (log: {_HUB.log})")
+    return _HUB
 
 
 @pytest.fixture(scope="session")
