@@ -31,6 +31,25 @@ def brute_force(attn: MultiWindowAttention, x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.linear(torch.cat(heads, -1), attn.proj.weight, attn.proj.bias)
 
 
+def masked_full_attention(attn: MultiWindowAttention, x: torch.Tensor) -> torch.Tensor:
+    """Full N × N attention per head with a hand-built mask: −inf across windows, bias inside."""
+    b, n, d = x.shape
+    hd = attn.head_dim
+    qkv = torch.nn.functional.linear(x, attn.qkv.weight, attn.qkv.bias).view(b, n, 3, attn.num_heads, hd)
+    heads = []
+    for h, w in enumerate(attn.window_sizes):
+        mask = torch.zeros(n, n, dtype=x.dtype)
+        if w > 0:
+            table = attn.relative_position_bias[f"head{h}"].detach()
+            i = torch.arange(w)
+            window_bias = table[i[:, None] - i[None, :] + w - 1]  # bias[i, j] = table[i − j + w − 1]
+            inside = torch.block_diag(*[torch.ones(w, w)] * (n // w)) > 0
+            mask = torch.where(inside, torch.block_diag(*[window_bias] * (n // w)), torch.tensor(-math.inf, dtype=x.dtype))
+        q, k, v = qkv[:, :, 0, h], qkv[:, :, 1, h], qkv[:, :, 2, h]
+        heads.append(((q @ k.transpose(1, 2)) / math.sqrt(hd) + mask).softmax(-1) @ v)
+    return torch.nn.functional.linear(torch.cat(heads, -1), attn.proj.weight, attn.proj.bias)
+
+
 def _module(n_patches: int, dim_per_head: int = 8, std: float = 0.5) -> MultiWindowAttention:
     windows = window_sizes_for(n_patches)
     torch.manual_seed(0)
@@ -48,6 +67,7 @@ def test_batched_equals_explicit_equals_brute_force(n_patches):
     fused = m(x)
     explicit, weights = m(x, return_attention=True)
     reference = brute_force(m, x)
+    torch.testing.assert_close(masked_full_attention(m, x), reference, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(fused, reference, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(explicit, reference, rtol=1e-9, atol=1e-9)
     assert weights.shape == (2, m.num_heads, n_patches, n_patches)
