@@ -67,16 +67,15 @@ class MultiWindowAttention(nn.Module):
         self.groups = tuple((w, tuple(hs)) for w, hs in sorted(groups.items()))
         order = [h for _, hs in self.groups for h in hs]
         self.is_global = all(w == 0 for w in window_sizes)
-        # Group outputs are concatenated in group order; this index puts heads back in order.
-        self.register_buffer("_head_order", torch.tensor([order.index(h) for h in range(num_heads)]), persistent=False)
-        for w in {w for w in window_sizes if w > 0}:
-            self.register_buffer(f"_rel_index_{w}", relative_position_index(w), persistent=False)
+        # Group outputs are concatenated in group order; this puts heads back in head order.
+        # (Plain tuples, not buffers: the module holds only parameters, so it can be built on
+        # the meta device and filled straight from a checkpoint.)
+        self.head_order = tuple(order.index(h) for h in range(num_heads))
 
     def window_bias(self, window: int, heads: tuple[int, ...]) -> torch.Tensor:
         """(len(heads), w, w) relative-position bias of the given heads (all of window w)."""
-        index = getattr(self, f"_rel_index_{window}")
         tables = torch.stack([self.relative_position_bias[f"head{h}"] for h in heads])
-        return tables[:, index]
+        return tables[:, relative_position_index(window, device=tables.device)]
 
     def _check_windows(self, n: int) -> None:
         bad = [w for w in self.window_sizes if w > 0 and n % w]
@@ -112,7 +111,8 @@ class MultiWindowAttention(nn.Module):
             bias = self.window_bias(w, heads).to(q.dtype)  # (g, w, w), broadcast over B·nW
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B·nW, g, w, hd)
             outs.append(o.view(b, nw, g, w, self.head_dim).permute(0, 1, 3, 2, 4).reshape(b, n, g, self.head_dim))
-        out = torch.cat(outs, dim=2).index_select(2, self._head_order)  # (B, N, H, hd) in head order
+        order = torch.tensor(self.head_order, device=x.device)
+        out = torch.cat(outs, dim=2).index_select(2, order)  # (B, N, H, hd) in head order
         return self.proj(out.reshape(b, n, d))
 
     def attention_mask(self, n: int, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -113,13 +113,17 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
                               f"re-download or re-export it") from e
 
 
-def load_safetensors_into(model, path: str | Path, strict: bool = True) -> None:
-    """Load weights into ``model`` after checking names and shapes against it."""
+def load_safetensors_into(model, path: str | Path, strict: bool = True, assign: bool = False) -> None:
+    """Load weights into ``model`` after checking names and shapes against it.
+
+    ``assign=True`` puts the file's tensors into the model without a copy (for a model built
+    on the meta device, see :func:`build_empty`).
+    """
     state = read_safetensors(Path(path))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    if strict and (missing or unexpected):
+    if (strict or assign) and (missing or unexpected):
         raise CheckpointError(f"{path} does not match its config: missing {len(missing)} tensors {missing[:4]}, "
                               f"unexpected {len(unexpected)} {unexpected[:4]}")
     wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state and state[k].shape != v.shape]
@@ -127,7 +131,15 @@ def load_safetensors_into(model, path: str | Path, strict: bool = True) -> None:
         k, got, want = wrong[0]
         raise CheckpointError(f"{path}: {len(wrong)} tensors have shapes that do not match the config, "
                               f"e.g. {k}: {got} in the file vs {want} from config.json")
-    model.load_state_dict(state, strict=strict)
+    model.load_state_dict(state, strict=strict, assign=assign)
+
+
+def build_empty(config):
+    """A ``MaskedAutoencoder`` whose parameters live on the meta device: no memory, no init cost."""
+    from .model import MaskedAutoencoder
+
+    with torch.device("meta"):
+        return MaskedAutoencoder(config)
 
 
 def _config_from_safetensors(path: Path) -> dict | None:
@@ -162,13 +174,11 @@ def resolve_weights_file(model_id: str, revision=None, **hub_kwargs) -> Path:
 
 
 def _from_config_and_file(config: ModelConfig | dict, weights: Path):
-    from .model import MaskedAutoencoder
-
     try:
-        model = MaskedAutoencoder(config)
+        model = build_empty(config)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"invalid config for {weights}: {e}") from e
-    load_safetensors_into(model, weights)
+    load_safetensors_into(model, weights, assign=True)  # the file's tensors become the parameters
     return model.eval()
 
 

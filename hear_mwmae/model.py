@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
@@ -174,7 +175,8 @@ class MaskedAutoencoder(
         self._hub_mixin_config = config.to_dict()  # config.json is always the flat ModelConfig
         self.encoder = Encoder(config)
         self.decoder = None if config.encoder_only else Decoder(config)
-        self.init_weights()
+        if self.encoder.pos_embed.device.type != "meta":  # built on meta = about to be loaded
+            self.init_weights()
 
     @torch.no_grad()
     def init_weights(self) -> None:
@@ -201,7 +203,7 @@ class MaskedAutoencoder(
         if self.encoder.cls_token is not None:
             nn.init.normal_(self.encoder.cls_token, std=0.02)
         if self.decoder is not None:
-            table = sincos_1d(c.decoder_embed_dim, torch.arange(c.num_patches).numpy())
+            table = sincos_1d(c.decoder_embed_dim, np.arange(c.num_patches))
             dec_pos = torch.from_numpy(table).float()
             if c.use_cls_token:
                 dec_pos = torch.cat([torch.zeros(1, c.decoder_embed_dim), dec_pos])
@@ -239,10 +241,11 @@ class MaskedAutoencoder(
                          **model_kwargs):
         from .checkpoint import load_safetensors_into, resolve_weights_file
 
-        model = cls(**model_kwargs)
         weights = resolve_weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
                                        local_files_only=local_files_only, token=token)
-        load_safetensors_into(model, weights, strict=strict)
+        with torch.device("meta"):  # no init work: every parameter comes from the file
+            model = cls(**model_kwargs)
+        load_safetensors_into(model, weights, strict=True, assign=True)
         return model.to(map_location).eval()
 
     def num_params(self, encoder_only: bool = False) -> int:
