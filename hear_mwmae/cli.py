@@ -184,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=("scene", "timestamp", "both"), default="both")
     e.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     e.add_argument("--batch-size", type=int, default=32, help="2 s units per encoder call (memory bound)")
-    e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    e.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="encoder precision; bf16 is ~3x faster on CPUs with AMX (see README, Performance)")
     e.add_argument("--timestamp-mode", choices=("centered", "official"), default="centered")
     e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     e.set_defaults(func=_cmd_embed)

@@ -25,19 +25,27 @@ def num_frames(num_samples: int) -> int:
     return 1 + num_samples // HOP_LENGTH
 
 
+N_FFT = 400
+
+
 class LogMelFrontend(nn.Module):
     """(B, L) 16 kHz audio -> (B, T, 80) per-clip-normalised log-mel, T = 1 + L // 160.
 
     Always computed in float32 (also under autocast): the log and the normalisation
     statistics are precision-sensitive. Window and filterbank are non-persistent buffers.
+    :meth:`log_mel` works through long clips in bounded pieces (the STFT of 20 minutes would
+    otherwise hold ~0.5 GB of intermediates); :meth:`stats` and :meth:`normalize` then apply the
+    whole-clip standardisation to any slice.
     """
 
-    def __init__(self, normalize: bool = True) -> None:
+    def __init__(self, max_frames_per_piece: int = 6000) -> None:
         super().__init__()
-        self.normalize = normalize
+        self.max_frames_per_piece = max_frames_per_piece
+        # center=False: we pad ourselves (reflect, n_fft // 2 each side, as torchaudio's center=True
+        # does), which also works for clips shorter than the pad and lets long clips go piecewise.
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=HOP_LENGTH,
-            f_min=50.0, f_max=8000.0, n_mels=N_MELS, power=2.0,
+            sample_rate=SAMPLE_RATE, n_fft=N_FFT, win_length=N_FFT, hop_length=HOP_LENGTH,
+            f_min=50.0, f_max=8000.0, n_mels=N_MELS, power=2.0, center=False,
         )
         # Keep checkpoints weights-only: these buffers are constants, rebuilt at init.
         for mod in (self.mel.spectrogram, self.mel.mel_scale):
@@ -45,25 +53,49 @@ class LogMelFrontend(nn.Module):
                 mod._buffers.pop(name)
                 mod.register_buffer(name, buf, persistent=False)
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, L) -> (B, T, 80) log(mel power + eps), not yet normalised."""
         with torch.autocast(audio.device.type, enabled=False):
-            x = torch.log(self.mel(audio.float()) + LOG_EPS)  # (B, 80, T)
-            if self.normalize:
-                # Why unbiased std over mel × time of the full clip: the official HEAR path does
-                # torch.std (ddof=1) once per clip, before chunking into 2 s units.
-                mean = x.mean(dim=(1, 2), keepdim=True)
-                std = x.std(dim=(1, 2), keepdim=True)
-                x = (x - mean) / (std + NORM_EPS)
-        return x.transpose(1, 2)  # (B, T, 80): time-major
+            audio = audio.float()
+            b, n = audio.shape
+            t = num_frames(n)
+            pad = N_FFT // 2
+            index = torch.from_numpy(reflect_index(n, n + 2 * pad, offset=-pad)).to(audio.device)
+            padded = audio.index_select(1, index)  # (B, L + 400)
+            out = torch.empty(b, t, N_MELS, device=audio.device)
+            for f0 in range(0, t, self.max_frames_per_piece):
+                f1 = min(t, f0 + self.max_frames_per_piece)
+                piece = padded[:, f0 * HOP_LENGTH : (f1 - 1) * HOP_LENGTH + N_FFT]
+                out[:, f0:f1] = torch.log(self.mel(piece) + LOG_EPS).transpose(1, 2)
+            return out
+
+    @staticmethod
+    def stats(log_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-clip mean and unbiased std over mel × time: (B, T, F) -> (B,), (B,).
+
+        Why unbiased, over the whole clip: the official HEAR path does torch.std (ddof=1) once
+        per clip, before chunking into 2 s units.
+        """
+        return log_mel.mean(dim=(1, 2)), log_mel.std(dim=(1, 2))
+
+    @staticmethod
+    def normalize(log_mel: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """(x − mean) / (std + 1e-8) with per-row statistics broadcast over (T, F)."""
+        return (log_mel - mean[:, None, None]) / (std[:, None, None] + NORM_EPS)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        x = self.log_mel(audio)
+        return self.normalize(x, *self.stats(x))
 
 
-def reflect_index(length: int, padded: int) -> np.ndarray:
-    """Indices that extend ``length`` items to ``padded`` with NumPy ``mode="reflect"`` semantics.
+def reflect_index(length: int, padded: int, offset: int = 0) -> np.ndarray:
+    """Indices of positions ``offset … offset + padded − 1`` of a ``length``-item sequence, with
+    out-of-range positions reflected as NumPy ``mode="reflect"`` does (offset < 0 pads the start).
 
     Why by hand: the official code pads with jnp.pad(mode="reflect"), which keeps reflecting
     (a triangle wave) when the pad exceeds the length; torch's reflect pad refuses that.
     """
-    idx = np.arange(padded)
+    idx = np.arange(offset, offset + padded)
     if length == 1:
         return np.zeros(padded, dtype=np.int64)
     period = 2 * (length - 1)

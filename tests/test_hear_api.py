@@ -193,3 +193,12 @@ def test_bf16_precision_stays_close(converted_dir):
     a, b = fp32.scene_embeddings(audio), bf16.scene_embeddings(audio)
     assert b.dtype == torch.float32
     assert torch.nn.functional.cosine_similarity(a, b).min() > 0.999
+
+
+@pytest.mark.parametrize("n_samples", [1, 100, 200, 319, 321])
+def test_tiny_clips(micro_model, n_samples):
+    audio = _noise(2, n_samples / 16000)
+    emb, ts = micro_model.timestamp_embeddings(audio)
+    assert emb.shape == (2, 1, micro_model.timestamp_embedding_size) and torch.isfinite(emb).all()
+    assert 0 < float(ts[0, 0]) <= 1000 * n_samples / 16000
+    assert torch.isfinite(micro_model.scene_embeddings(audio)).all()

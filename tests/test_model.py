@@ -97,3 +97,16 @@ def test_mwmha_in_encoder_and_other_patch_sizes():
     loss, pred, _ = m(torch.randn(1, 200, 80))
     assert pred.shape == (1, 640, 25) and torch.isfinite(loss)
     assert m.encoder.frame_embeddings(torch.randn(1, 200, 80)).shape == (1, 40, 16 * 192)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 5e-2)])
+def test_inference_fast_path_matches_plain_path(dtype, tol):
+    """Under no_grad on CPU the MLP uses fused oneDNN kernels; with grad it runs plain ops."""
+    torch.manual_seed(0)
+    enc = MaskedAutoencoder(get_config("mwmae_tiny", depth=2, decoder_depth=1)).encoder.to(dtype)
+    x = torch.randn(3, 200, 80).to(dtype)
+    plain = enc.frame_embeddings(x).detach().float()  # grad enabled: plain ops
+    with torch.inference_mode():
+        fast = enc.frame_embeddings(x).float()
+    rel = (fast - plain).norm() / plain.norm()
+    assert rel < tol, rel

@@ -1,0 +1,119 @@
+"""Shared helpers for the benchmark scripts: machine facts, GEMM peak, tables, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def machine_info() -> dict:
+    cpu, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "amx_bf16": "amx_bf16" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+def print_machine(info: dict) -> None:
+    print(f"# machine: {info['cpu']} | cores {info['cores']} | torch {info['torch']} threads {info['torch_threads']}"
+          f" | AMX-bf16 {'yes' if info['amx_bf16'] else 'no'} | CUDA {info['cuda'] or 'none'}")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timeit(fn, device: torch.device, repeats: int = 3, warmup: int = 1) -> float:
+    """Best wall time of ``repeats`` calls (after ``warmup``), in seconds."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def gemm_flops(dtype: torch.dtype, device: torch.device, m: int, k: int, n: int) -> float:
+    """Achieved FLOP/s of one (m×k)·(k×n) matmul (best of 5)."""
+    a = torch.randn(m, k, device=device, dtype=dtype)
+    b = torch.randn(k, n, device=device, dtype=dtype)
+    seconds = timeit(lambda: a @ b, device, repeats=5, warmup=2)
+    return 2 * m * k * n / seconds
+
+
+# Base's four GEMM shapes for one 32-unit micro-batch (8000 token rows): qkv, proj, fc1, fc2.
+BASE_GEMM_SHAPES = ((8000, 768, 2304), (8000, 768, 768), (8000, 768, 3072), (8000, 3072, 768))
+
+
+def gemm_peak(dtype: torch.dtype, device: torch.device) -> tuple[float, float]:
+    """The machine's practical matmul peak on Base's own GEMM shapes, two ways.
+
+    Returns (best, mix): ``best`` is the fastest single shape; ``mix`` is the FLOP-weighted rate
+    of all four (total FLOPs / total time), i.e. the rate at which a perfect implementation that
+    did nothing but these GEMMs would run the encoder.
+    """
+    rates = [(2 * m * k * n, gemm_flops(dtype, device, m, k, n)) for m, k, n in BASE_GEMM_SHAPES]
+    best = max(rate for _, rate in rates)
+    mix = sum(f for f, _ in rates) / sum(f / rate for f, rate in rates)
+    return best, mix
+
+
+def encoder_flops_per_unit(config) -> float:
+    """Matmul FLOPs of one unmasked encoder pass (one 2 s unit): linear layers + attention."""
+    n = config.num_patches + (1 if config.use_cls_token else 0)
+    d = config.embed_dim
+    hidden = int(d * config.mlp_ratio)
+    per_layer = 2 * n * (d * 3 * d + d * d + 2 * d * hidden) + 2 * 2 * n * n * d
+    patch = 2 * config.num_patches * config.patch_dim * d
+    return config.depth * per_layer + patch
+
+
+def print_table(title: str, columns: list[str], rows: list[list]) -> None:
+    widths = [max(len(str(c)), *(len(_fmt(r[i])) for r in rows)) for i, c in enumerate(columns)]
+    print(f"\n## {title}")
+    print("| " + " | ".join(str(c).ljust(w) for c, w in zip(columns, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(_fmt(v).ljust(w) for v, w in zip(r, widths)) + " |")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
+def write_json(name: str, payload: dict) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, path)
+    print(f"\n(results written to {path})")
+    return path

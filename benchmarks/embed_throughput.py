@@ -1,0 +1,84 @@
+"""HEAR timestamp-embedding throughput: audio-seconds per wall-second, and FLOP/s vs GEMM peak.
+
+    python benchmarks/embed_throughput.py [--sizes tiny,base,large] [--device cuda]
+
+For each encoder size and precision: ``get_timestamp_embeddings`` on 10 clips × 10 s (random
+weights), the achieved matmul FLOP/s as a fraction of bf16 and fp32 GEMMs measured in the same
+run on Base's four GEMM shapes (best single shape / FLOP-weighted mix), and the same model
+through a naive reference path (fp32, eager, one head at a time, like the official code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import (encoder_flops_per_unit, gemm_peak, machine_info, print_machine, print_table,  # noqa: E402
+                    timeit, write_json)
+from naive_reference import naive_frame_embeddings  # noqa: E402
+
+import hear_mwmae  # noqa: E402
+from hear_mwmae.frontend import num_frames  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="tiny,base,large")
+    p.add_argument("--clips", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--no-naive", action="store_true", help="skip the naive reference path")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    info = machine_info()
+    print_machine(info)
+    bf16_peak, bf16_mix = gemm_peak(torch.bfloat16, device)
+    fp32_peak, fp32_mix = gemm_peak(torch.float32, device)
+    print(f"# GEMM on Base's 4 shapes (8000 rows): bf16 best {bf16_peak / 1e9:,.0f} / mix {bf16_mix / 1e9:,.0f} GFLOP/s, "
+          f"fp32 best {fp32_peak / 1e9:,.0f} / mix {fp32_mix / 1e9:,.0f} GFLOP/s")
+
+    torch.manual_seed(0)
+    audio = (torch.rand(args.clips, int(args.seconds * 16000)) * 2 - 1).mul(0.3).to(device)
+    total_seconds = args.clips * args.seconds
+    rows, records = [], []
+    for size in args.sizes.split(","):
+        runs = [("fp32", "fused"), ("bf16", "fused")] + ([] if args.no_naive else [("fp32", "naive")])
+        fused_fp32 = None
+        for precision, path in runs:
+            model = hear_mwmae.load_model(f"random:mwmae_{size}", precision=precision).to(device)
+            units = args.clips * math.ceil(num_frames(audio.shape[1]) / model.unit_frames)
+            flops = units * encoder_flops_per_unit(model.config)
+            if path == "naive":
+                reference, _ = model.timestamp_embeddings(audio[:1])
+                model.encoder.frame_embeddings = lambda x, enc=model.encoder: naive_frame_embeddings(enc, x)
+                got, _ = model.timestamp_embeddings(audio[:1])
+                assert torch.allclose(got, reference, atol=1e-3, rtol=1e-3), "naive path disagrees with the model"
+            seconds = timeit(lambda: model.timestamp_embeddings(audio), device, repeats=args.repeats)
+            speed = total_seconds / seconds
+            if (precision, path) == ("fp32", "fused"):
+                fused_fp32 = speed
+            rate = flops / seconds
+            records.append({"size": size, "precision": precision, "path": path, "wall_s": seconds,
+                            "audio_s_per_s": speed, "gflops": rate / 1e9, "frac_bf16_gemm_best": rate / bf16_peak,
+                            "frac_bf16_gemm_mix": rate / bf16_mix, "frac_fp32_gemm_best": rate / fp32_peak,
+                            "frac_fp32_gemm_mix": rate / fp32_mix})
+            rows.append([size, precision, path, f"{seconds:.2f}", speed, rate / 1e9,
+                         f"{100 * rate / bf16_peak:.0f}% / {100 * rate / bf16_mix:.0f}%",
+                         f"{100 * rate / fp32_peak:.0f}% / {100 * rate / fp32_mix:.0f}%", f"{speed / fused_fp32:.2f}×"])
+            del model
+    print_table(f"get_timestamp_embeddings, {args.clips} clips × {args.seconds:g} s on {device.type}",
+                ["size", "precision", "path", "wall s", "audio-s/s", "GFLOP/s", "of bf16 GEMM best / mix",
+                 "of fp32 GEMM best / mix", "vs fused fp32"], rows)
+    write_json(f"embed_throughput_{device.type}", {
+        "machine": info, "bf16_gemm_best_gflops": bf16_peak / 1e9, "bf16_gemm_mix_gflops": bf16_mix / 1e9,
+        "fp32_gemm_best_gflops": fp32_peak / 1e9, "fp32_gemm_mix_gflops": fp32_mix / 1e9, "runs": records})
+
+
+if __name__ == "__main__":
+    main()
