@@ -59,13 +59,14 @@ class LogMelFrontend(nn.Module):
             audio = audio.float()
             b, n = audio.shape
             t = num_frames(n)
-            pad = N_FFT // 2
-            index = torch.from_numpy(reflect_index(n, n + 2 * pad, offset=-pad)).to(audio.device)
-            padded = audio.index_select(1, index)  # (B, L + 400)
             out = torch.empty(b, t, N_MELS, device=audio.device)
             for f0 in range(0, t, self.max_frames_per_piece):
                 f1 = min(t, f0 + self.max_frames_per_piece)
-                piece = padded[:, f0 * HOP_LENGTH : (f1 - 1) * HOP_LENGTH + N_FFT]
+                # Samples of frames f0..f1-1 of the reflect-padded clip (n_fft // 2 each side,
+                # what torchaudio's center=True does), gathered piece by piece: no padded copy.
+                start = f0 * HOP_LENGTH - N_FFT // 2
+                index = reflect_index(n, (f1 - 1 - f0) * HOP_LENGTH + N_FFT, offset=start)
+                piece = audio.index_select(1, torch.from_numpy(index).to(audio.device))
                 out[:, f0:f1] = torch.log(self.mel(piece) + LOG_EPS).transpose(1, 2)
             return out
 

@@ -57,7 +57,7 @@ class HearModel(nn.Module):
     """
 
     def __init__(self, encoder: Encoder, chunk_batch_size: int = 32, timestamp_mode: str = "centered",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", compile: bool = False) -> None:
         super().__init__()
         if isinstance(chunk_batch_size, bool) or not isinstance(chunk_batch_size, int) or chunk_batch_size < 1:
             raise ValueError(f"chunk_batch_size must be a positive int, got {chunk_batch_size!r}")
@@ -72,6 +72,9 @@ class HearModel(nn.Module):
         self.timestamp_mode = timestamp_mode
         self.precision = precision
         self.encoder.to(self.compute_dtype(next(encoder.parameters()).device))
+        # Optional torch.compile of the encoder (off by default: it costs ~40 s of compilation
+        # for Base on 2 CPU cores and gains ~10 %; the eager path is already fused where it counts).
+        self._compiled = torch.compile(encoder.frame_embeddings) if compile else None
         self.scene_embedding_size = int(self.config.frame_embedding_size)
         self.timestamp_embedding_size = int(self.config.frame_embedding_size)
         self.eval()
@@ -135,6 +138,7 @@ class HearModel(nn.Module):
         frames = torch.from_numpy(reflect_index(t, u * self.unit_frames)).to(audio.device).view(u, self.unit_frames)
         clips_per_group = max(1, self.chunk_batch_size // u)
         dtype = next(self.encoder.parameters()).dtype
+        encode = self._compiled or self.encoder.frame_embeddings
         for c0 in range(0, n_clips, clips_per_group):
             log_mel = self.frontend.log_mel(audio[c0 : c0 + clips_per_group])  # (g, T, F)
             mean, std = self.frontend.stats(log_mel)
@@ -147,7 +151,7 @@ class HearModel(nn.Module):
                 # every weight on every call and keeps an fp32 residual stream (measured 1.3×
                 # slower on CPU); the official bf16 HEAR path also computed activations in bf16.
                 # The frontend always stays float32.
-                emb = self.encoder.frame_embeddings(x.to(dtype))  # (m, T', E)
+                emb = encode(x.to(dtype))  # (m, T', E)
                 yield c0 * u + k, emb.float()
 
     def _prepare(self, audio) -> torch.Tensor:

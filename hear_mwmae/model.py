@@ -39,9 +39,10 @@ _ONEDNN_FUSION = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkld
 
 
 def _use_onednn_fusion(x: torch.Tensor) -> bool:
-    """Inference on CPU in fp32/bf16 only: the fused kernels have no autograd."""
+    """Eager inference on CPU in fp32/bf16 only: the fused kernels have no autograd, and under
+    torch.compile inductor does its own fusion (it rejects these ops on non-constant weights)."""
     return (_ONEDNN_FUSION and x.device.type == "cpu" and not torch.is_grad_enabled()
-            and x.dtype in (torch.float32, torch.bfloat16))
+            and x.dtype in (torch.float32, torch.bfloat16) and not torch.compiler.is_compiling())
 
 
 class Mlp(nn.Module):

@@ -202,3 +202,21 @@ def test_tiny_clips(micro_model, n_samples):
     assert emb.shape == (2, 1, micro_model.timestamp_embedding_size) and torch.isfinite(emb).all()
     assert 0 < float(ts[0, 0]) <= 1000 * n_samples / 16000
     assert torch.isfinite(micro_model.scene_embeddings(audio)).all()
+
+
+def test_bf16_encoder_is_a_bf16_copy_and_outputs_float32(converted_dir):
+    model = hear_mwmae.load_model(str(converted_dir), precision="bf16")
+    assert {p.dtype for p in model.encoder.parameters()} == {torch.bfloat16}
+    emb, ts = model.timestamp_embeddings(_noise(1, 2.0))
+    assert emb.dtype == torch.float32 and ts.dtype == torch.float32
+    with pytest.raises(ValueError, match="precision"):
+        hear_mwmae.load_model(str(converted_dir), precision="int8")
+
+
+@pytest.mark.slow
+def test_compiled_encoder_equals_eager(converted_dir):
+    audio = _noise(2, 3.0) * 0.3
+    eager = hear_mwmae.load_model(str(converted_dir))
+    compiled = hear_mwmae.load_model(str(converted_dir), compile=True)
+    torch.testing.assert_close(compiled.timestamp_embeddings(audio)[0], eager.timestamp_embeddings(audio)[0],
+                               rtol=1e-4, atol=1e-4)
