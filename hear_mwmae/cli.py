@@ -189,7 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--timestamp-mode", choices=("centered", "official"), default="centered")
     e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     e.set_defaults(func=_cmd_embed)
+    _register_optional_commands(sub)
     return p
+
+
+# Subpackages that add their own subcommands (each module has ``register(subparsers)``; it must
+# import its heavy optional dependencies only inside the command functions).
+OPTIONAL_COMMANDS = ("hear_mwmae.evaluation.cli", "hear_mwmae.analysis.cli")
+
+
+def _register_optional_commands(sub) -> None:
+    import importlib
+
+    for name in OPTIONAL_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and name.startswith(e.name):
+                continue  # that subpackage is not part of this install
+            raise
+        module.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
