@@ -1,0 +1,210 @@
+"""training/: data, schedule, loop, distributed run, exact resume after kill -9, export, Hub."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import hear_mwmae
+from training import shards as shards_mod
+from training.data import LogMelCrops, ResumableSampler
+from training.optim import effective_lr, lr_at, param_groups
+from training.train import TrainConfig, parse_config, train
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"depth": 1, "decoder_depth": 1, "decoder_embed_dim": 64}
+
+
+def _write_corpus(folder: Path, n: int = 12, seed: int = 0) -> Path:
+    """Real audio files (tones + noise bursts, different rates/channels) and one corrupt file."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        rate = (16000, 22050, 44100)[i % 3]
+        seconds = 2.5 + (i % 4)
+        t = np.arange(int(rate * seconds)) / rate
+        tone = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 3000) * t) * (rng.uniform(size=t.size) > 0.3)
+        audio = (tone + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+        if i % 4 == 1:
+            audio = np.stack([audio, audio[::-1]], axis=1)  # stereo
+        sf.write(folder / f"clip{i:02d}.{'flac' if i % 2 else 'wav'}", audio, rate)
+    (folder / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt junk")
+    sf.write(folder / "tiny.wav", np.zeros(1600, np.float32), 16000)  # 0.1 s: too short
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shard_dir(tmp_path_factory) -> Path:
+    corpus = _write_corpus(tmp_path_factory.mktemp("corpus") / "audio")
+    out = tmp_path_factory.mktemp("shards")
+    shards_mod.precompute([str(corpus)], shards_mod.PrecomputeConfig(out=str(out), files_per_shard=5, workers=1),
+                          progress=False)
+    return out
+
+
+def test_precompute_reports_bad_files_and_is_resumable(shard_dir):
+    index = json.loads((shard_dir / "index.json").read_text())
+    report = json.loads((shard_dir / "report.json").read_text())
+    assert index["clips"] == 12 and len(index["shards"]) == 3
+    reasons = {Path(s["file"]).name: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"broken.wav", "tiny.wav"}
+    assert reasons["broken.wav"].startswith("unreadable") and reasons["tiny.wav"].startswith("too short")
+    assert report["total_hours"] == pytest.approx(sum([2.5 + i % 4 for i in range(12)]) / 3600, rel=1e-3)
+    before = {p.name: p.stat().st_mtime_ns for p in shard_dir.glob("shard_*")}
+    corpus = Path(json.loads((shard_dir / "shard_00000.json").read_text())["files"][0]).parent
+    shards_mod.precompute([str(corpus)], shards_mod.PrecomputeConfig(out=str(shard_dir), files_per_shard=5, workers=1),
+                          progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in shard_dir.glob("shard_*")} == before  # nothing rebuilt
+
+
+def test_crops_are_normalised_and_deterministic(shard_dir):
+    ds = LogMelCrops(shard_dir, seed=3)
+    a, b = ds[(0, 5)], ds[(0, 5)]
+    assert a.shape == (200, 80) and torch.equal(a, b)
+    offsets = {ds.crop_offset(e, 5) for e in range(20)}
+    assert len(offsets) > 1 and max(offsets) < ds.clips[5][2] - 200  # [0, T − 200), last offset never used
+    shard, start, frames, mean, std = ds.clips[5]
+    full = np.load(ds.shard_files[shard])[start : start + frames]
+    assert mean == pytest.approx(full.mean(), abs=1e-4) and std == pytest.approx(full.std(), abs=1e-4)
+
+
+def test_sampler_splits_ranks_and_resumes():
+    def take(s, k):
+        it = iter(s)
+        return [next(it) for _ in range(k)]
+
+    r0, r1 = take(ResumableSampler(10, 0, 2, seed=1), 10), take(ResumableSampler(10, 1, 2, seed=1), 10)
+    assert not {i for e, i in r0[:5]} & {i for e, i in r1[:5]}  # disjoint within an epoch
+    assert [e for e, _ in r0] == [0] * 5 + [1] * 5
+    assert take(ResumableSampler(10, 0, 2, seed=1, start=3), 7) == r0[3:10]
+
+
+def test_schedule_and_groups():
+    assert effective_lr(1.5e-5, 128, 1, 8) == pytest.approx(6e-5)
+    assert lr_at(0, 1.0, 10, 100) == 0 and lr_at(5, 1.0, 10, 100) == 0.5 and lr_at(10, 1.0, 10, 100) == 1.0
+    assert lr_at(55, 1.0, 10, 100) == pytest.approx(0.5) and lr_at(100, 1.0, 10, 100) == pytest.approx(0.0)
+    model = hear_mwmae.MaskedAutoencoder(hear_mwmae.get_config("mwmae_tiny", **TINY))
+    assert len(param_groups(model, 0.05)) == 1  # official: decay everything
+    decay, rest = param_groups(model, 0.05, decay_all=False)
+    assert all(p.dim() >= 2 for p in decay["params"]) and rest["weight_decay"] == 0.0
+    assert any(p is model.encoder.pos_embed for p in rest["params"])
+
+
+@pytest.mark.parametrize("variant", ["mwmae_tiny", "mae_tiny"])
+def test_a_few_steps_then_export_round_trip(shard_dir, tmp_path, variant):
+    out = tmp_path / "run"
+    result = train(TrainConfig(data=str(shard_dir), out=str(out), model=variant, model_overrides=TINY, batch_size=4,
+                               steps=4, warmup_steps=2, base_lr=1e-3, workers=0, log_every=1, ckpt_every=2,
+                               png_every=4, device="cpu"))
+    assert result["step"] == 4 and np.isfinite(result["loss"])
+    lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [1, 2, 3, 4] and all(np.isfinite(l["loss"]) for l in lines)
+    assert (out / "reconstructions" / "step00000004.png").stat().st_size > 1000
+    assert sorted(p.name for p in out.glob("ckpt-*")) == ["ckpt-00000002", "ckpt-00000004"]
+    from training.export import export
+
+    exported = export(out, tmp_path / "export", encoder_only=(variant == "mae_tiny"))
+    card = (exported / "README.md").read_text()
+    assert "steps: 4" in card and "library_name: hear_mwmae" in card
+    model = hear_mwmae.load_model(str(exported))
+    from safetensors.torch import load_file
+
+    trained = {k[len("model."):]: v for k, v in load_file(str(out / "ckpt-00000004" / "state.safetensors")).items()
+               if k.startswith("model.encoder.")}
+    reference = hear_mwmae.MaskedAutoencoder(hear_mwmae.get_config(variant, **TINY))
+    reference.load_state_dict(trained, strict=False)
+    audio = torch.rand(2, 24000) * 0.2 - 0.1
+    ref = hear_mwmae.hear.HearModel(reference.encoder.eval())
+    assert torch.equal(model.scene_embeddings(audio), ref.scene_embeddings(audio))
+
+
+def test_non_finite_loss_stops_clearly(shard_dir, tmp_path):
+    with pytest.raises(FloatingPointError, match="non-finite loss.*--resume"):
+        train(TrainConfig(data=str(shard_dir), out=str(tmp_path / "nan"), model="mwmae_tiny", model_overrides=TINY,
+                          batch_size=4, steps=3, warmup_steps=0, base_lr=1e30, workers=0, device="cpu"))
+    assert not list((tmp_path / "nan").glob("ckpt-*"))
+
+
+def test_config_file_and_flags(tmp_path, shard_dir):
+    cfg_file = tmp_path / "c.json"
+    cfg_file.write_text(json.dumps({"data": str(shard_dir), "out": "x", "steps": 7, "batch_size": 3}))
+    cfg = parse_config(["--config", str(cfg_file), "--steps", "9", "--precision", "bf16", "--no-tensorboard",
+                        "--model-overrides", '{"depth": 2}'])
+    assert (cfg.steps, cfg.batch_size, cfg.precision, cfg.tensorboard, cfg.model_overrides) == (9, 3, "bf16", False, {"depth": 2})
+    with pytest.raises(ValueError, match="precision"):
+        parse_config(["--data", "d", "--out", "o", "--precision", "fp8"])
+
+
+def _run_cmd(shard_dir, out, steps, extra=()):
+    return [sys.executable, "-m", "training.train", "--data", str(shard_dir), "--out", str(out), "--model", "mwmae_tiny",
+            "--model-overrides", json.dumps(TINY), "--batch-size", "4", "--steps", str(steps), "--warmup-steps", "2",
+            "--base-lr", "1e-3", "--workers", "2", "--log-every", "1", "--ckpt-every", "2", "--device", "cpu",
+            "--no-tensorboard", *extra]
+
+
+def _losses(out):
+    return [(l["step"], l["loss"]) for l in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())]
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_matches_an_uninterrupted_run(shard_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    full = tmp_path / "full"
+    subprocess.run(_run_cmd(shard_dir, full, 10), cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    broken = tmp_path / "broken"
+    proc = subprocess.Popen(_run_cmd(shard_dir, broken, 10), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (broken / "ckpt-00000004").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (broken / "ckpt-00000004").exists() and not (broken / "ckpt-00000010").exists()
+    subprocess.run(_run_cmd(shard_dir, broken, 10, ["--resume"]), cwd=REPO, env=env, check=True, capture_output=True,
+                   timeout=300)
+    assert _losses(broken) == _losses(full)  # bit-identical losses, every step
+
+
+@pytest.mark.slow
+def test_two_process_gloo_torchrun(shard_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           *_run_cmd(shard_dir, out, 3, ["--workers", "0"])[1:]]
+    done = subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = json.loads((out / "ckpt-00000003" / "state.json").read_text())
+    assert meta["world_size"] == 2 and meta["samples_seen"] == 3 * 4 * 2
+    assert len(_losses(out)) == 3  # only rank 0 logs
+
+
+def test_push_export_to_hub_and_load_it_back(shard_dir, tmp_path, hub):
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(shard_dir), out=str(out), model="mwmae_tiny", model_overrides=TINY, batch_size=4,
+                      steps=2, warmup_steps=1, workers=0, device="cpu", tensorboard=False))
+    from training.export import export, push
+
+    exported = export(out, tmp_path / "export")
+    repo = f"{hub.user}/trained-{uuid.uuid4().hex[:8]}"
+    push(exported, repo)
+    local, remote = hear_mwmae.load_model(str(exported)), hear_mwmae.load_model(f"hf://{repo}")
+    audio = torch.rand(1, 20000) * 0.2 - 0.1
+    assert torch.equal(local.scene_embeddings(audio), remote.scene_embeddings(audio))
+
+
+def test_fresh_start_refuses_to_overwrite_a_run(shard_dir, tmp_path):
+    kwargs = dict(data=str(shard_dir), out=str(tmp_path / "run"), model="mwmae_tiny", model_overrides=TINY,
+                  batch_size=2, steps=1, warmup_steps=0, workers=0, device="cpu", tensorboard=False)
+    train(TrainConfig(**kwargs))
+    with pytest.raises(ValueError, match="already holds checkpoints.*--resume"):
+        train(TrainConfig(**kwargs))
+    assert train(TrainConfig(**{**kwargs, "steps": 2, "resume": True}))["step"] == 2

@@ -1,0 +1,53 @@
+"""Audio corpora: folders of files and manifests -> a sorted list of paths; decoding to 16 kHz mono."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
+SAMPLE_RATE = 16000
+
+
+def list_audio(sources: list[str]) -> list[Path]:
+    """Folders (searched recursively), audio files, and manifests (.txt: one path a line; .csv:
+    a ``path`` column or the first column) -> sorted unique paths. Relative manifest entries are
+    relative to the manifest."""
+    found: set[Path] = set()
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            found.update(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+        elif p.suffix.lower() in (".txt", ".csv") and p.is_file():
+            found.update(_read_manifest(p))
+        elif p.is_file():
+            found.add(p)
+        else:
+            raise FileNotFoundError(f"no such audio folder, file or manifest: {src}")
+    if not found:
+        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {sources}")
+    return sorted(found)
+
+
+def _read_manifest(path: Path) -> list[Path]:
+    if path.suffix.lower() == ".txt":
+        entries = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    else:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return []
+        header = [h.strip().lower() for h in rows[0]]
+        col = header.index("path") if "path" in header else 0
+        start = 1 if "path" in header else 0
+        entries = [r[col].strip() for r in rows[start:] if r and r[col].strip()]
+    return [(path.parent / e) if not Path(e).is_absolute() else Path(e) for e in entries]
+
+
+def decode(path: Path) -> np.ndarray:
+    """Any file libsndfile reads -> float32 mono at 16 kHz (torchaudio resampling)."""
+    from hear_mwmae.cli import read_audio
+
+    return read_audio(path)[0].numpy()

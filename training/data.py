@@ -1,0 +1,99 @@
+"""Training data: random 200-frame crops of precomputed log-mel shards, sharded across ranks.
+
+Every random choice is a pure function of (seed, epoch, position), so a run resumed from a
+checkpoint sees exactly the batches an uninterrupted run would, with any number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+CROP_FRAMES = 200
+NORM_EPS = 1e-8
+
+
+class LogMelCrops(Dataset):
+    """Map-style dataset over the clips of a shard folder; items are keyed by (epoch, clip).
+
+    ``dataset[(epoch, i)]`` -> (200, 80) float32: a random crop of clip i, normalised with the
+    clip's whole-clip mean and population std (the official training parse, mwmae-spec §1.2).
+    The crop offset is drawn uniformly from [0, T − 200) as the official code does (the last
+    offset is never used; T == 200 uses the clip as is).
+    """
+
+    def __init__(self, root: str | Path, seed: int = 0) -> None:
+        self.root = Path(root)
+        index_path = self.root / "index.json"
+        if not index_path.is_file():
+            raise FileNotFoundError(f"{self.root} has no index.json; build it with `python -m training.shards`")
+        index = json.loads(index_path.read_text())
+        self.seed = seed
+        self.clips: list[tuple[int, int, int, float, float]] = []  # (shard, start, frames, mean, std)
+        self.shard_files = []
+        for s, shard in enumerate(index["shards"]):
+            self.shard_files.append(self.root / shard["npy"])
+            for c in json.loads((self.root / shard["json"]).read_text())["clips"]:
+                self.clips.append((s, c["start"], c["frames"], c["mean"], c["std"]))
+        if not self.clips:
+            raise ValueError(f"{self.root} holds no clips (every file was skipped? see report.json)")
+        self._arrays: dict[int, np.ndarray] = {}  # memmaps, opened lazily in each worker
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def _array(self, shard: int) -> np.ndarray:
+        if shard not in self._arrays:
+            self._arrays[shard] = np.load(self.shard_files[shard], mmap_mode="r")
+        return self._arrays[shard]
+
+    def crop_offset(self, epoch: int, i: int) -> int:
+        frames = self.clips[i][2]
+        if frames <= CROP_FRAMES:
+            return 0
+        return int(np.random.default_rng([self.seed, epoch, i]).integers(0, frames - CROP_FRAMES))
+
+    def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
+        epoch, i = key
+        shard, start, frames, mean, std = self.clips[i]
+        off = self.crop_offset(epoch, i)
+        crop = np.asarray(self._array(shard)[start + off : start + off + CROP_FRAMES], dtype=np.float32)
+        return torch.from_numpy((crop - mean) / (std + NORM_EPS))
+
+
+class ResumableSampler(Sampler):
+    """Endless (epoch, clip) keys for one rank: a fresh seeded permutation each epoch, split
+    across ranks (each rank gets len // world clips an epoch), starting at ``start`` keys in.
+    """
+
+    def __init__(self, n: int, rank: int = 0, world: int = 1, seed: int = 0, start: int = 0) -> None:
+        if n < world:
+            raise ValueError(f"{n} clips cannot be split over {world} ranks")
+        self.n, self.rank, self.world, self.seed, self.start = n, rank, world, seed, start
+        self.per_rank = n // world
+
+    def position(self, consumed: int) -> tuple[int, int]:
+        """(epoch, index in epoch) after this rank consumed ``consumed`` keys."""
+        return divmod(consumed, self.per_rank)
+
+    def __iter__(self):
+        epoch, pos = self.position(self.start)
+        while True:
+            order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+            mine = order[self.rank : self.per_rank * self.world : self.world]
+            for i in mine[pos:]:
+                yield epoch, int(i)
+            epoch, pos = epoch + 1, 0
+
+
+def make_loader(dataset: LogMelCrops, batch_size: int, rank: int, world: int, seed: int, consumed: int,
+                workers: int, pin_memory: bool = False) -> DataLoader:
+    """DataLoader from a data position: ``consumed`` = samples this rank has already used."""
+    sampler = ResumableSampler(len(dataset), rank, world, seed, start=consumed)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
+                      pin_memory=pin_memory, persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None)

@@ -1,0 +1,122 @@
+"""Export a training checkpoint to the runtime format, with a model card; optionally push it.
+
+    python -m training.export runs/tiny exported/tiny [--encoder-only] [--eval-table results.md]
+                              [--push-to-hub owner/name]
+
+``runs/tiny`` may be a run folder (its latest checkpoint is used) or one ``ckpt-<step>`` folder.
+The output (config.json + model.safetensors + README.md) loads with
+``hear_mwmae.load_model("exported/tiny")`` and, once pushed, ``load_model("hf://owner/name")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hear_mwmae import MaskedAutoencoder, ModelConfig
+from hear_mwmae.checkpoint import atomic_write_bytes
+
+from . import state
+
+
+def _find(source: Path):
+    if (source / "state.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        return load_file(str(source / "state.safetensors")), json.loads((source / "state.json").read_text()), source
+    found = state.load_latest(source)
+    if found is None:
+        raise FileNotFoundError(f"{source} holds no training checkpoint (ckpt-<step>/ with state.safetensors)")
+    return found
+
+
+def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_table: str | None,
+               encoder_only: bool) -> str:
+    tc = meta.get("train_config", {})
+    hours = data_report.get("hours_per_source", {}) if data_report else {}
+    lines = [
+        "---",
+        "library_name: hear_mwmae",
+        "license: apache-2.0",
+        "tags: [audio, hear, mw-mae, self-supervised, masked-autoencoder]",
+        "---",
+        "",
+        f"# {tc.get('model', config.variant)} ({'encoder only' if encoder_only else 'encoder + decoder'})",
+        "",
+        f"{'MW-MAE' if config.variant == 'mwmae' else 'MAE'} pretrained with `hear_mwmae`'s `training/` package. "
+        "Load it for HEAR embeddings with `hear_mwmae.load_model(\"<this folder or hf://owner/name>\")`.",
+        "",
+        "## Model",
+        "",
+        f"- encoder: D={config.embed_dim}, depth {config.depth}, {config.num_heads} heads; patches "
+        f"{config.patch_size[0]}×{config.patch_size[1]} on {config.img_size[0]}×{config.img_size[1]} log-mel",
+        f"- decoder: D={config.decoder_embed_dim}, depth {config.decoder_depth}, {config.decoder_num_heads} heads, "
+        f"windows {list(config.decoder_window_sizes) or 'all global'}" + (" (not included)" if encoder_only else ""),
+        f"- embeddings: {config.frame_embedding_size}-d every {config.frame_ms:g} ms; scene = mean over frames",
+        "",
+        "## Training",
+        "",
+        f"- steps: {meta.get('step')}, samples seen: {meta.get('samples_seen')}, final loss: {meta.get('last_loss')}",
+        f"- batch {tc.get('batch_size')} × accum {tc.get('accum_steps')} × {meta.get('world_size')} ranks; "
+        f"base lr {tc.get('base_lr')}, warm-up {tc.get('warmup_steps')} steps, weight decay {tc.get('weight_decay')}, "
+        f"precision {tc.get('precision')}",
+        f"- compute: {meta.get('elapsed_s', 0) / 3600:.2f} h of training steps on `{meta.get('device')}`",
+    ]
+    if hours:
+        lines += ["", "## Data", "", "| source | hours |", "|---|---|"]
+        lines += [f"| {src} | {h:.2f} |" for src, h in sorted(hours.items())]
+    if eval_table:
+        lines += ["", "## Evaluation", "", eval_table.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval_table: str | None = None) -> Path:
+    tensors, meta, path = _find(Path(source))
+    config = ModelConfig.from_dict(meta["model_config"])
+    model = MaskedAutoencoder(config)
+    model.load_state_dict(state.model_state(tensors), strict=True)
+    if encoder_only:
+        slim = MaskedAutoencoder(config.replace(encoder_only=True))
+        slim.encoder.load_state_dict(model.encoder.state_dict())
+        model, config = slim, slim.config
+    out = Path(out)
+    model.save_pretrained(out)
+    data_dir = Path(meta.get("train_config", {}).get("data", ""))
+    report = json.loads((data_dir / "report.json").read_text()) if (data_dir / "report.json").is_file() else None
+    table = Path(eval_table).read_text() if eval_table else None
+    atomic_write_bytes(out / "README.md", model_card(meta, config, report, table, encoder_only).encode())
+    return out
+
+
+def push(folder: str | Path, repo_id: str, private: bool = False) -> str:
+    """Upload an exported folder to the Hub (token from HF_TOKEN or the login cache)."""
+    from huggingface_hub import HfApi
+
+    folder = Path(folder)
+    if not (folder / "model.safetensors").is_file() or not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} is not an export (config.json + model.safetensors); run the export first")
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True, private=private)
+    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), allow_patterns=["*.json", "*.safetensors", "*.md"])
+    return getattr(info, "oid", str(info))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="run folder or ckpt-<step> folder")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--encoder-only", action="store_true")
+    p.add_argument("--eval-table", help="Markdown file with evaluation results for the model card")
+    p.add_argument("--push-to-hub", metavar="OWNER/NAME", help="upload the export to this Hub repo")
+    a = p.parse_args(argv)
+    out = export(a.source, a.out, a.encoder_only, a.eval_table)
+    print(f"exported {a.source} -> {out}")
+    if a.push_to_hub:
+        print(f"pushed to {a.push_to_hub} (commit {push(out, a.push_to_hub)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

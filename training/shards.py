@@ -1,0 +1,170 @@
+"""Precompute a corpus into log-mel shards once (the official pipeline trained on stored log-mels).
+
+Layout of ``OUT/``::
+
+    shard_00000.npy    (frames, 80) float16/float32, the clips of this shard back to back
+    shard_00000.json   clips: [{"file", "start", "frames", "mean", "std"}], written after the .npy
+    index.json         all shards, dtype, totals (written last)
+    report.json        per-source hours, skipped files and why
+
+Each shard holds a fixed slice of the sorted file list, so a re-run skips finished shards
+(resumable) and shards are built in parallel worker processes. The stored log-mel is *not*
+normalised; each clip's mean and population std over the whole clip (as the official
+training parse did, before cropping) are stored beside it. Unreadable, empty and too-short
+files are skipped and listed in the report; clips between ``min_seconds`` and 2 s are
+reflect-padded to 200 frames (the official code could not crop them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
+from hear_mwmae.frontend import reflect_index
+
+from .corpus import SAMPLE_RATE, decode, list_audio
+
+CROP_FRAMES = 200
+
+
+@dataclass(frozen=True)
+class PrecomputeConfig:
+    out: str
+    files_per_shard: int = 256
+    dtype: str = "float32"  # or "float16" (half the disk; log-mel values are well inside its range)
+    min_seconds: float = 0.5
+    workers: int = 2
+
+
+def _shard_paths(out: Path, i: int) -> tuple[Path, Path]:
+    return out / f"shard_{i:05d}.npy", out / f"shard_{i:05d}.json"
+
+
+def _build_shard(args) -> dict:
+    """Worker: decode, log-mel, pad, write one shard atomically. Returns its summary."""
+    import torch
+
+    from hear_mwmae.frontend import LogMelFrontend
+
+    torch.set_num_threads(1)
+    index, files, cfg = args
+    out = Path(cfg.out)
+    npy_path, json_path = _shard_paths(out, index)
+    frontend = LogMelFrontend()
+    chunks, clips, skipped = [], [], []
+    start = 0
+    for f in files:
+        try:
+            audio = decode(Path(f))
+        except Exception as e:  # a corrupt file must not stop the run
+            skipped.append({"file": str(f), "reason": f"unreadable: {e}"})
+            continue
+        if audio.size == 0 or not np.isfinite(audio).all():
+            skipped.append({"file": str(f), "reason": "empty or non-finite audio"})
+            continue
+        seconds = audio.size / SAMPLE_RATE
+        if seconds < cfg.min_seconds:
+            skipped.append({"file": str(f), "reason": f"too short ({seconds:.2f} s < {cfg.min_seconds} s)"})
+            continue
+        with torch.inference_mode():
+            mel = frontend.log_mel(torch.from_numpy(audio)[None])[0].numpy()  # (T, 80)
+        if mel.shape[0] < CROP_FRAMES:
+            mel = mel[reflect_index(mel.shape[0], CROP_FRAMES)]
+        mean, std = float(mel.mean(dtype=np.float64)), float(mel.std(dtype=np.float64))  # population std (ddof 0)
+        chunks.append(mel.astype(cfg.dtype))
+        clips.append({"file": str(f), "start": start, "frames": int(mel.shape[0]), "mean": mean, "std": std,
+                      "seconds": seconds})
+        start += mel.shape[0]
+    data = np.concatenate(chunks) if chunks else np.zeros((0, 80), dtype=cfg.dtype)
+    def save(tmp):
+        with open(tmp, "wb") as fh:
+            np.save(fh, data)
+
+    atomic_write(npy_path, save)
+    summary = {"shard": index, "files": list(files), "frames": int(start), "clips": clips, "skipped": skipped}
+    atomic_write_bytes(json_path, json.dumps(summary).encode())  # written last: marks the shard complete
+    return summary
+
+
+def precompute(sources: list[str], cfg: PrecomputeConfig, progress: bool = True) -> dict:
+    """Build (or finish) the shards of a corpus; returns the index. See the module docstring."""
+    from tqdm import tqdm
+
+    files = [str(f) for f in list_audio(sources)]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_shards = math.ceil(len(files) / cfg.files_per_shard)
+    todo, summaries = [], {}
+    for i in range(n_shards):
+        npy, js = _shard_paths(out, i)
+        part = files[i * cfg.files_per_shard : (i + 1) * cfg.files_per_shard]
+        if npy.is_file() and js.is_file():
+            summary = json.loads(js.read_text())
+            if summary.get("files") == part:
+                summaries[i] = summary  # finished in an earlier run (same files)
+                continue
+        todo.append((i, part, cfg))
+    bar = tqdm(total=len(todo), desc="precompute", unit="shard", disable=not progress)
+    if cfg.workers > 1 and len(todo) > 1:
+        with mp.get_context("spawn").Pool(cfg.workers) as pool:
+            for summary in pool.imap_unordered(_build_shard, todo):
+                summaries[summary["shard"]] = summary
+                bar.update()
+    else:
+        for job in todo:
+            summary = _build_shard(job)
+            summaries[summary["shard"]] = summary
+            bar.update()
+    bar.close()
+    return _write_index(out, [summaries[i] for i in range(n_shards)], cfg, sources)
+
+
+def _write_index(out: Path, summaries: list[dict], cfg: PrecomputeConfig, sources: list[str]) -> dict:
+    hours: dict[str, float] = {}
+    for s in summaries:
+        for c in s["clips"]:
+            src = next((x for x in sources if c["file"].startswith(str(Path(x)))), "other")
+            hours[src] = hours.get(src, 0.0) + c["seconds"] / 3600
+    index = {
+        "dtype": cfg.dtype,
+        "n_mels": 80,
+        "shards": [{"npy": _shard_paths(out, s["shard"])[0].name, "json": _shard_paths(out, s["shard"])[1].name,
+                    "clips": len(s["clips"]), "frames": s["frames"]} for s in summaries],
+        "clips": sum(len(s["clips"]) for s in summaries),
+        "hours": sum(hours.values()),
+    }
+    report = {"hours_per_source": hours, "total_hours": index["hours"], "clips": index["clips"],
+              "skipped": [k for s in summaries for k in s["skipped"]]}
+    atomic_write_bytes(out / "report.json", json.dumps(report, indent=2).encode())
+    atomic_write_bytes(out / "index.json", json.dumps(index, indent=2).encode())
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m training.shards", description="precompute log-mel shards")
+    p.add_argument("sources", nargs="+", help="audio folders, files, or manifests (.txt/.csv)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--files-per-shard", type=int, default=256)
+    p.add_argument("--dtype", choices=("float32", "float16"), default="float32")
+    p.add_argument("--min-seconds", type=float, default=0.5)
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args(argv)
+    cfg = PrecomputeConfig(out=a.out, files_per_shard=a.files_per_shard, dtype=a.dtype, min_seconds=a.min_seconds,
+                           workers=a.workers)
+    index = precompute(a.sources, cfg)
+    report = json.loads((Path(a.out) / "report.json").read_text())
+    print(f"{index['clips']} clips, {index['hours']:.2f} h in {len(index['shards'])} shards; "
+          f"{len(report['skipped'])} files skipped (see {Path(a.out) / 'report.json'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

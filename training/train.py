@@ -1,0 +1,244 @@
+"""Pretrain MW-MAE or MAE on precomputed log-mel shards. One readable loop, nanoGPT style.
+
+Single process (CPU or one GPU):
+    python -m training.train --data shards/ --out runs/tiny --model mwmae_tiny --steps 2000
+One node, 8 GPUs:
+    torchrun --standalone --nproc_per_node 8 -m training.train --data shards/ --out runs/base --model mwmae_base
+Two nodes (run on each, with its --node_rank):
+    torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \\
+        -m training.train --data shards/ --out runs/base --model mwmae_base
+Resume the latest valid checkpoint of --out (also after kill -9): add --resume.
+
+Defaults follow the official recipe (mwmae-spec.md §1.2, §5, §6): AdamW β (0.9, 0.999), weight
+decay 0.05 on every parameter, lr = 1.5e-5 × effective batch / 256, linear warm-up then cosine
+to 0, mask ratio 0.8, no augmentation. One deliberate difference: each rank draws its own
+masking noise (the official pmap replicated it, so every device used the same masks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hear_mwmae import MaskedAutoencoder, get_config
+
+from . import dist, state
+from .data import LogMelCrops, make_loader
+from .optim import effective_lr, lr_at, param_groups
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = ""
+    out: str = ""
+    model: str = "mwmae_tiny"
+    model_overrides: dict = field(default_factory=dict)
+    batch_size: int = 32  # per rank and micro-step
+    accum_steps: int = 1
+    steps: int = 1000  # optimizer steps in the whole schedule
+    warmup_steps: int = 100
+    base_lr: float = 1.5e-5
+    weight_decay: float = 0.05
+    decay_all: bool = True
+    beta1: float = 0.9
+    beta2: float = 0.999
+    clip_grad: float = 0.0  # 0 = off (official: off)
+    precision: str = "fp32"  # or bf16 (autocast)
+    seed: int = 0
+    workers: int = 2
+    device: str = "cuda" if torch.cuda.is_available() else "cpu"
+    log_every: int = 10
+    ckpt_every: int = 500
+    keep: int = 3
+    png_every: int = 0
+    tensorboard: bool = True
+    resume: bool = False
+    max_steps_this_run: int = 0  # stop (with a checkpoint) after this many steps; 0 = run to the end
+    push_to_hub: str = ""  # owner/name: export the final checkpoint to OUT/export and upload it
+
+    def __post_init__(self) -> None:
+        if not self.data or not self.out:
+            raise ValueError("--data (a shard folder from `python -m training.shards`) and --out are required")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        for name in ("batch_size", "accum_steps", "steps", "log_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def parse_config(argv: list[str] | None = None) -> TrainConfig:
+    """Flags for every TrainConfig field; ``--config file.json`` sets defaults that flags override."""
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="JSON file with TrainConfig fields")
+    for f in dataclasses.fields(TrainConfig):
+        flag = f"--{f.name.replace('_', '-')}"
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.type in ("bool", bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        elif f.name == "model_overrides":
+            p.add_argument(flag, dest=f.name, type=json.loads, default=None, help="JSON dict of ModelConfig fields")
+        else:
+            kind = type(default) if default is not None else str
+            p.add_argument(flag, dest=f.name, type=kind, default=None)
+    args = p.parse_args(argv)
+    values = json.loads(Path(args.config).read_text()) if args.config else {}
+    unknown = set(values) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"unknown keys in {args.config}: {sorted(unknown)}")
+    values.update({k: v for k, v in vars(args).items() if k != "config" and v is not None})
+    return TrainConfig(**values)
+
+
+class Logger:
+    """metrics.jsonl (+ TensorBoard scalars when available), rank 0 only."""
+
+    def __init__(self, out: Path, resume_step: int, tensorboard: bool) -> None:
+        self.path = out / "metrics.jsonl"
+        if self.path.exists():  # drop lines past the checkpoint we resume from (they will be redone)
+            keep = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= resume_step]
+            self.path.write_text("".join(l + "\n" for l in keep))
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(out / "tensorboard"), purge_step=resume_step + 1)
+            except ImportError:
+                pass
+
+    def log(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(f"train/{k}", v, record["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _mask_seed(seed: int, rank: int, step: int, micro: int) -> int:
+    return int(np.random.SeedSequence([seed, rank, step, micro]).generate_state(1)[0])
+
+
+def train(cfg: TrainConfig) -> dict:
+    info, device = dist.setup(cfg.device)
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    model = MaskedAutoencoder(get_config(cfg.model, **cfg.model_overrides)).to(device).train()
+    world_batch = cfg.batch_size * cfg.accum_steps * info.world_size
+    peak_lr = effective_lr(cfg.base_lr, cfg.batch_size, cfg.accum_steps, info.world_size)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_all), lr=peak_lr,
+                            betas=(cfg.beta1, cfg.beta2), eps=1e-8)
+    mask_gen = torch.Generator(device=device)
+    step, elapsed = 0, 0.0
+    if not cfg.resume and state.list_checkpoints(out):
+        raise ValueError(f"{out} already holds checkpoints ({state.list_checkpoints(out)[-1].name}); pass --resume to "
+                         f"continue that run, or choose a new --out (nothing was overwritten)")
+    if cfg.resume and (found := state.load_latest(out)) is not None:
+        tensors, meta, path = found
+        if meta["world_size"] != info.world_size:
+            raise ValueError(f"{path} was written by {meta['world_size']} ranks; resume with the same number "
+                             f"(now {info.world_size}) to continue the same data order")
+        state.restore(tensors, meta, model, opt, {})
+        step, elapsed = meta["step"], meta.get("elapsed_s", 0.0)
+        if info.is_main:
+            print(f"resumed from {path} (step {step})")
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
+    dataset = LogMelCrops(cfg.data, seed=cfg.seed)
+    consumed = step * cfg.batch_size * cfg.accum_steps
+    loader = iter(make_loader(dataset, cfg.batch_size, info.rank, info.world_size, cfg.seed, consumed, cfg.workers,
+                              pin_memory=device.type == "cuda"))
+    logger = Logger(out, step, cfg.tensorboard) if info.is_main else None
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" \
+        else contextlib.nullcontext
+    fixed_clip, fixed_noise = dataset[(0, 0)], torch.rand(1, model.config.num_patches, generator=torch.Generator().manual_seed(1234))
+    stop = cfg.steps if cfg.max_steps_this_run <= 0 else min(cfg.steps, step + cfg.max_steps_this_run)
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", unit="step", disable=not info.is_main)
+    last_loss = float("nan")
+    while step < stop:
+        t0 = time.perf_counter()
+        lr = lr_at(step, peak_lr, cfg.warmup_steps, cfg.steps)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        total = torch.zeros((), device=device)
+        for micro in range(cfg.accum_steps):
+            x = next(loader).to(device, non_blocking=True)
+            # Masks are a pure function of (seed, rank, step, micro-step): exact after a resume.
+            mask_gen.manual_seed(_mask_seed(cfg.seed, info.rank, step, micro))
+            noise = torch.rand(x.shape[0], model.config.num_patches, generator=mask_gen, device=device)
+            sync = contextlib.nullcontext() if (micro == cfg.accum_steps - 1 or not info.enabled) else ddp.no_sync()
+            with sync:
+                with autocast():
+                    loss, _, _ = ddp(x, noise=noise)
+                (loss / cfg.accum_steps).backward()
+            total += loss.detach() / cfg.accum_steps
+        if cfg.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        mean_loss = float(dist.mean_over_ranks(total, info))
+        if not math.isfinite(mean_loss):
+            bar.close()
+            dist.cleanup(info)
+            raise FloatingPointError(f"non-finite loss ({mean_loss}) at step {step + 1}: stopping without saving. "
+                                     f"Lower --base-lr, try --clip-grad 1.0 or --precision fp32, check the data "
+                                     f"(report.json of the shards), then --resume from the last good checkpoint.")
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        dt = time.perf_counter() - t0
+        elapsed += dt
+        last_loss = mean_loss
+        if info.is_main:
+            bar.update()
+            bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}", sps=f"{world_batch / dt:.1f}")
+            if step % cfg.log_every == 0 or step == stop:
+                logger.log({"step": step, "loss": mean_loss, "lr": lr, "samples_per_s": world_batch / dt,
+                            "elapsed_s": elapsed})
+            if cfg.png_every and step % cfg.png_every == 0:
+                from .viz import save_reconstruction
+
+                save_reconstruction(model, fixed_clip, fixed_noise, out / "reconstructions" / f"step{step:08d}.png",
+                                    title=f"{cfg.model} step {step}")
+        if step % cfg.ckpt_every == 0 or step == stop:
+            if info.is_main:
+                meta = {"train_config": dataclasses.asdict(cfg), "model_config": model.config.to_dict(),
+                        "world_size": info.world_size, "samples_seen": step * world_batch, "elapsed_s": elapsed,
+                        "device": str(device), "last_loss": mean_loss}
+                state.save(out, step, model, opt, {}, meta, keep=cfg.keep)
+            dist.barrier(info)
+    bar.close()
+    if logger is not None:
+        logger.close()
+    if info.is_main and cfg.push_to_hub and step == cfg.steps:
+        from .export import export, push
+
+        push(export(out, out / "export"), cfg.push_to_hub)
+        print(f"pushed {out / 'export'} to {cfg.push_to_hub}")
+    dist.cleanup(info)
+    return {"step": step, "loss": last_loss, "elapsed_s": elapsed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = train(parse_config(argv))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
