@@ -27,6 +27,7 @@ from common import machine_info, print_machine, print_table, write_json  # noqa:
 
 from hear_mwmae import MaskedAutoencoder, get_config  # noqa: E402
 from training.data import LogMelCrops, make_loader  # noqa: E402
+from training.optim import make_adamw, param_groups  # noqa: E402
 from training.shards import PrecomputeConfig, precompute  # noqa: E402
 
 
@@ -69,7 +70,7 @@ def main() -> None:
         records.append({"stage": "loader", "workers": args.workers, "samples_per_s": loader_rate})
         for size in args.sizes.split(","):
             model = MaskedAutoencoder(get_config(f"mwmae_{size}")).train()
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            opt = make_adamw(param_groups(model, 0.05), 1e-4, (0.9, 0.999))
             steps = 3
             for i in range(steps + 1):
                 if i == 1:

@@ -18,7 +18,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine_info, print_machine, print_table, timeit, write_json  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hear_mwmae import MaskedAutoencoder, get_config  # noqa: E402
+from training.optim import make_adamw, param_groups  # noqa: E402
 
 BATCH = {"tiny": 32, "small": 16, "base": 16, "large": 8}
 
@@ -52,7 +54,7 @@ def main() -> None:
                 cfg = cfg.replace(decoder_window_sizes=())
             torch.manual_seed(0)
             model = MaskedAutoencoder(cfg).to(device).train()
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05)
+            opt = make_adamw(param_groups(model, 0.05), 1e-4, (0.9, 0.999))  # what training/ uses
             x = torch.randn(batch, 200, 80, device=device)
             base_rate = None
             for precision in ("fp32", "bf16"):

@@ -60,17 +60,21 @@ class MultiWindowAttention(nn.Module):
         self.relative_position_bias = nn.ParameterDict(
             {f"head{h}": nn.Parameter(torch.zeros(2 * w - 1)) for h, w in enumerate(window_sizes) if w > 0}
         )
-        # Heads grouped by window size, so each group is one batched call.
+        # Heads grouped by window size, so each group is one batched call. A group whose heads are
+        # adjacent is taken as a slice (a view: no gather forward, no scatter backward).
         groups: dict[int, list[int]] = {}
         for h, w in enumerate(window_sizes):
             groups.setdefault(w, []).append(h)
-        self.groups = tuple((w, tuple(hs)) for w, hs in sorted(groups.items()))
+        ordered = sorted(groups.items(), key=lambda item: item[1][0])  # by first head
+        self.groups = tuple((w, tuple(hs)) for w, hs in ordered)
+        self._selectors = tuple(slice(hs[0], hs[-1] + 1) if hs == list(range(hs[0], hs[-1] + 1)) else list(hs)
+                                for _, hs in ordered)
         order = [h for _, hs in self.groups for h in hs]
         self.is_global = all(w == 0 for w in window_sizes)
-        # Group outputs are concatenated in group order; this puts heads back in head order.
-        # (Plain tuples, not buffers: the module holds only parameters, so it can be built on
-        # the meta device and filled straight from a checkpoint.)
-        self.head_order = tuple(order.index(h) for h in range(num_heads))
+        # Group outputs are concatenated in group order; this puts heads back in head order
+        # (None when that order already is head order). Plain tuples, not buffers: the module
+        # holds only parameters, so it can be built on the meta device and filled from a file.
+        self.head_order = None if order == list(range(num_heads)) else tuple(order.index(h) for h in range(num_heads))
 
     def window_bias(self, window: int, heads: tuple[int, ...]) -> torch.Tensor:
         """(len(heads), w, w) relative-position bias of the given heads (all of window w)."""
@@ -95,10 +99,9 @@ class MultiWindowAttention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v)
             return self.proj(out.transpose(1, 2).reshape(b, n, d))
         outs = []
-        for w, heads in self.groups:
-            hs = list(heads)
-            g = len(hs)
-            sel = qkv[:, :, :, hs]  # (B, N, 3, g, hd)
+        for (w, heads), selector in zip(self.groups, self._selectors):
+            g = len(heads)
+            sel = qkv[:, :, :, selector]  # (B, N, 3, g, hd)
             if w == 0:
                 q, k, v = sel.permute(2, 0, 3, 1, 4).unbind(0)  # (B, g, N, hd)
                 o = F.scaled_dot_product_attention(q, k, v)  # (B, g, N, hd)
@@ -111,8 +114,9 @@ class MultiWindowAttention(nn.Module):
             bias = self.window_bias(w, heads).to(q.dtype)  # (g, w, w), broadcast over B·nW
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B·nW, g, w, hd)
             outs.append(o.view(b, nw, g, w, self.head_dim).permute(0, 1, 3, 2, 4).reshape(b, n, g, self.head_dim))
-        order = torch.tensor(self.head_order, device=x.device)
-        out = torch.cat(outs, dim=2).index_select(2, order)  # (B, N, H, hd) in head order
+        out = torch.cat(outs, dim=2)  # (B, N, H, hd)
+        if self.head_order is not None:
+            out = out.index_select(2, torch.tensor(self.head_order, device=x.device))  # back to head order
         return self.proj(out.reshape(b, n, d))
 
     def attention_mask(self, n: int, device=None, dtype=torch.float32) -> torch.Tensor:

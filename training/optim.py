@@ -33,3 +33,9 @@ def param_groups(model: torch.nn.Module, weight_decay: float, decay_all: bool = 
     decay = [p for p in params if p.dim() >= 2 and p.shape[0] != 1]  # (1, N, D) tables/tokens excluded
     rest = [p for p in params if not (p.dim() >= 2 and p.shape[0] != 1)]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def make_adamw(groups: list[dict], lr: float, betas: tuple[float, float]) -> torch.optim.AdamW:
+    """AdamW (eps 1e-8, the optax default) with the fused kernel: one pass over all parameters
+    instead of ~10 small ops per tensor (CPU and CUDA; same maths)."""
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=1e-8, fused=True)

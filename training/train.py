@@ -33,7 +33,7 @@ from hear_mwmae import MaskedAutoencoder, get_config
 
 from . import dist, state
 from .data import LogMelCrops, make_loader
-from .optim import effective_lr, lr_at, param_groups
+from .optim import effective_lr, lr_at, make_adamw, param_groups
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,7 @@ def train(cfg: TrainConfig) -> dict:
     model = MaskedAutoencoder(get_config(cfg.model, **cfg.model_overrides)).to(device).train()
     world_batch = cfg.batch_size * cfg.accum_steps * info.world_size
     peak_lr = effective_lr(cfg.base_lr, cfg.batch_size, cfg.accum_steps, info.world_size)
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_all), lr=peak_lr,
-                            betas=(cfg.beta1, cfg.beta2), eps=1e-8)
+    opt = make_adamw(param_groups(model, cfg.weight_decay, cfg.decay_all), peak_lr, (cfg.beta1, cfg.beta2))
     mask_gen = torch.Generator(device=device)
     step, elapsed = 0, 0.0
     if not cfg.resume and state.list_checkpoints(out):
