@@ -208,3 +208,18 @@ def test_fresh_start_refuses_to_overwrite_a_run(shard_dir, tmp_path):
     with pytest.raises(ValueError, match="already holds checkpoints.*--resume"):
         train(TrainConfig(**kwargs))
     assert train(TrainConfig(**{**kwargs, "steps": 2, "resume": True}))["step"] == 2
+
+
+def test_long_files_are_cut_into_segments(tmp_path):
+    from training.shards import _segments
+
+    assert [s.size / 16000 for s in _segments(np.zeros(35 * 16000), 10)] == [10, 10, 15]
+    assert [s.size / 16000 for s in _segments(np.zeros(16 * 16000), 10)] == [10, 6]
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    sf.write(corpus / "long.wav", (0.1 * np.random.default_rng(0).standard_normal(16000 * 9)).astype(np.float32), 16000)
+    out = tmp_path / "s"
+    shards_mod.precompute([str(corpus)], shards_mod.PrecomputeConfig(out=str(out), workers=1, segment_seconds=3),
+                          progress=False)
+    clips = json.loads((out / "shard_00000.json").read_text())["clips"]
+    assert [c["segment"] for c in clips] == [0, 1, 2] and all(c["frames"] == 301 for c in clips)

@@ -40,10 +40,20 @@ class PrecomputeConfig:
     dtype: str = "float32"  # or "float16" (half the disk; log-mel values are well inside its range)
     min_seconds: float = 0.5
     workers: int = 2
+    segment_seconds: float = 0.0  # > 0: cut long files into clips of this length (like AudioSet's 10 s)
 
 
 def _shard_paths(out: Path, i: int) -> tuple[Path, Path]:
     return out / f"shard_{i:05d}.npy", out / f"shard_{i:05d}.json"
+
+
+def _segments(audio: np.ndarray, seconds: float) -> list[np.ndarray]:
+    """Consecutive pieces of ``seconds`` (the last absorbs a remainder shorter than half a piece)."""
+    size = int(seconds * SAMPLE_RATE)
+    if size <= 0 or audio.size < 1.5 * size:
+        return [audio]
+    starts = list(range(0, audio.size - size // 2, size))
+    return [audio[a : (b if b else audio.size)] for a, b in zip(starts, starts[1:] + [None])]
 
 
 def _build_shard(args) -> dict:
@@ -72,15 +82,16 @@ def _build_shard(args) -> dict:
         if seconds < cfg.min_seconds:
             skipped.append({"file": str(f), "reason": f"too short ({seconds:.2f} s < {cfg.min_seconds} s)"})
             continue
-        with torch.inference_mode():
-            mel = frontend.log_mel(torch.from_numpy(audio)[None])[0].numpy()  # (T, 80)
-        if mel.shape[0] < CROP_FRAMES:
-            mel = mel[reflect_index(mel.shape[0], CROP_FRAMES)]
-        mean, std = float(mel.mean(dtype=np.float64)), float(mel.std(dtype=np.float64))  # population std (ddof 0)
-        chunks.append(mel.astype(cfg.dtype))
-        clips.append({"file": str(f), "start": start, "frames": int(mel.shape[0]), "mean": mean, "std": std,
-                      "seconds": seconds})
-        start += mel.shape[0]
+        for k, segment in enumerate(_segments(audio, cfg.segment_seconds)):
+            with torch.inference_mode():
+                mel = frontend.log_mel(torch.from_numpy(segment)[None])[0].numpy()  # (T, 80)
+            if mel.shape[0] < CROP_FRAMES:
+                mel = mel[reflect_index(mel.shape[0], CROP_FRAMES)]
+            mean, std = float(mel.mean(dtype=np.float64)), float(mel.std(dtype=np.float64))  # population std (ddof 0)
+            chunks.append(mel.astype(cfg.dtype))
+            clips.append({"file": str(f), "segment": k, "start": start, "frames": int(mel.shape[0]), "mean": mean,
+                          "std": std, "seconds": segment.size / SAMPLE_RATE})
+            start += mel.shape[0]
     data = np.concatenate(chunks) if chunks else np.zeros((0, 80), dtype=cfg.dtype)
     def save(tmp):
         with open(tmp, "wb") as fh:
@@ -156,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtype", choices=("float32", "float16"), default="float32")
     p.add_argument("--min-seconds", type=float, default=0.5)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--segment-seconds", type=float, default=0.0, help="cut long files into clips of this length")
     a = p.parse_args(argv)
     cfg = PrecomputeConfig(out=a.out, files_per_shard=a.files_per_shard, dtype=a.dtype, min_seconds=a.min_seconds,
-                           workers=a.workers)
+                           workers=a.workers, segment_seconds=a.segment_seconds)
     index = precompute(a.sources, cfg)
     report = json.loads((Path(a.out) / "report.json").read_text())
     print(f"{index['clips']} clips, {index['hours']:.2f} h in {len(index['shards'])} shards; "
