@@ -31,6 +31,20 @@ def list_audio(sources: list[str]) -> list[Path]:
     return sorted(found)
 
 
+def source_labels(sources: list[str]) -> dict[str, str]:
+    """{file: source label}: a manifest's ``source`` column where it has one, else the folder/manifest given."""
+    labels: dict[str, str] = {}
+    for src in sources:
+        p = Path(src)
+        if p.suffix.lower() == ".csv" and p.is_file():
+            with open(p, newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("path"):
+                        path = Path(row["path"]) if Path(row["path"]).is_absolute() else p.parent / row["path"]
+                        labels[str(path)] = row.get("source") or src
+    return labels
+
+
 def _read_manifest(path: Path) -> list[Path]:
     if path.suffix.lower() == ".txt":
         entries = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]

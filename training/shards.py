@@ -28,7 +28,7 @@ import numpy as np
 from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
 from hear_mwmae.frontend import reflect_index
 
-from .corpus import SAMPLE_RATE, decode, list_audio
+from .corpus import SAMPLE_RATE, decode, list_audio, source_labels
 
 CROP_FRAMES = 200
 
@@ -138,9 +138,10 @@ def precompute(sources: list[str], cfg: PrecomputeConfig, progress: bool = True)
 
 def _write_index(out: Path, summaries: list[dict], cfg: PrecomputeConfig, sources: list[str]) -> dict:
     hours: dict[str, float] = {}
+    labels = source_labels(sources)
     for s in summaries:
         for c in s["clips"]:
-            src = next((x for x in sources if c["file"].startswith(str(Path(x)))), "other")
+            src = labels.get(c["file"]) or next((x for x in sources if c["file"].startswith(str(Path(x)))), "other")
             hours[src] = hours.get(src, 0.0) + c["seconds"] / 3600
     index = {
         "dtype": cfg.dtype,
