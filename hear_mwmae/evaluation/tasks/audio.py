@@ -1,0 +1,87 @@
+"""Audio helpers shared by the task builders: reading, resampling, levels, source checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+
+class SourceMissingError(FileNotFoundError):
+    """The source audio of a task builder is not installed (the message says how to get it)."""
+
+
+def require(path: str | Path, apt_package: str | None = None, what: str = "source audio", hint: str = "") -> Path:
+    """Return ``path`` if it exists, else raise :class:`SourceMissingError` naming the fix."""
+    path = Path(path)
+    if path.exists():
+        return path
+    fix = f"install the Debian package with `apt-get install {apt_package}`" if apt_package else hint
+    raise SourceMissingError(f"{what} not found at {path}: {fix}" + (f" ({hint})" if apt_package and hint else ""))
+
+
+def shared_data_dir() -> Path:
+    """``$HEAR_MWMAE_SHARED/data/hear``, default ``<repo>/../shared/data/hear``."""
+    shared = os.environ.get("HEAR_MWMAE_SHARED")
+    root = Path(shared) if shared else Path(__file__).resolve().parents[4] / "shared"
+    return root / "data" / "hear"
+
+
+def load_mono(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Any file libsndfile reads -> float32 mono at ``sample_rate`` (mean of the channels)."""
+    import soundfile as sf
+
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return resample(data.mean(axis=1), rate, sample_rate)
+
+
+def decode_mono(data: bytes, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Like :func:`load_mono` for the bytes of an audio file."""
+    import io
+
+    import soundfile as sf
+
+    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return resample(audio.mean(axis=1), rate, sample_rate)
+
+
+def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Band-limited (windowed-sinc) resampling with torchaudio; deterministic on CPU."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if rate == target or audio.size == 0:
+        return audio
+    import torch
+    import torchaudio
+
+    out = torchaudio.functional.resample(torch.from_numpy(audio)[None], int(rate), int(target))
+    return out[0].numpy()
+
+
+def frame_rms(audio: np.ndarray, frame: int = 160) -> np.ndarray:
+    """RMS of consecutive ``frame``-sample frames (10 ms at 16 kHz); the tail frame is partial."""
+    n = max(1, int(np.ceil(len(audio) / frame)))
+    padded = np.zeros(n * frame, dtype=np.float64)
+    padded[: len(audio)] = audio
+    return np.sqrt((padded.reshape(n, frame) ** 2).mean(axis=1))
+
+
+def active_extent(audio: np.ndarray, threshold_db: float = -40.0, frame: int = 160) -> tuple[int, int]:
+    """(first, last) sample of the part whose 10 ms RMS is within ``threshold_db`` of the loudest frame.
+
+    Returns (0, 0) for silence. Used to label an event's onset/offset from the sound itself.
+    """
+    rms = frame_rms(audio, frame)
+    peak = rms.max()
+    if peak <= 0:
+        return 0, 0
+    active = np.flatnonzero(rms >= peak * 10 ** (threshold_db / 20))
+    return int(active[0] * frame), int(min(len(audio), (active[-1] + 1) * frame))
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``: letters, digits, ``_``; other runs become ``_``."""
+    out = "".join(c if c.isascii() and c.isalnum() else "_" for c in text.strip().lower())
+    return "_".join(filter(None, out.split("_"))) or "x"
