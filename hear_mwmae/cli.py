@@ -23,19 +23,11 @@ def _cmd_convert(args) -> int:
         config = config.replace(encoder_only=True)
     model = load_official(args.src, config=config)
     if args.encoder_only and not model.config.encoder_only:
-        model = _encoder_only_copy(model)
+        model = model.encoder_only_copy()
     model.save_pretrained(args.dst)
     print(f"converted {args.src} -> {args.dst} ({model.num_params():,} parameters, config {model.config.variant} "
           f"D={model.config.embed_dim} depth={model.config.depth})")
     return 0
-
-
-def _encoder_only_copy(model):
-    from .model import MaskedAutoencoder
-
-    enc_only = MaskedAutoencoder(model.config.replace(encoder_only=True))
-    enc_only.encoder.load_state_dict(model.encoder.state_dict())
-    return enc_only.eval()
 
 
 def _cmd_info(args) -> int:

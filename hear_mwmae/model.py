@@ -269,6 +269,12 @@ class MaskedAutoencoder(
         load_safetensors_into(model, weights, strict=True, assign=True)
         return model.to(map_location).eval()
 
+    def encoder_only_copy(self) -> "MaskedAutoencoder":
+        """A model with this encoder's weights and no decoder (``encoder_only=True``; for embeddings)."""
+        slim = MaskedAutoencoder(self.config.replace(encoder_only=True))
+        slim.encoder.load_state_dict(self.encoder.state_dict())
+        return slim.eval()
+
     def num_params(self, encoder_only: bool = False) -> int:
         module = self.encoder if encoder_only else self
         return sum(p.numel() for p in module.parameters())

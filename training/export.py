@@ -77,9 +77,8 @@ def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval
     model = MaskedAutoencoder(config)
     model.load_state_dict(state.model_state(tensors), strict=True)
     if encoder_only:
-        slim = MaskedAutoencoder(config.replace(encoder_only=True))
-        slim.encoder.load_state_dict(model.encoder.state_dict())
-        model, config = slim, slim.config
+        model = model.encoder_only_copy()
+        config = model.config
     out = Path(out)
     model.save_pretrained(out)
     data_dir = Path(meta.get("train_config", {}).get("data", ""))
