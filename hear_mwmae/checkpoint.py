@@ -182,10 +182,9 @@ def _from_config_and_file(config: ModelConfig | dict, weights: Path):
     return model.eval()
 
 
-def _load_our_dir(directory: Path):
-    cfg_path, weights = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-    if not weights.is_file():
-        raise CheckpointNotFoundError(f"{directory}: no {WEIGHTS_NAME} (and no official checkpoint_<step> file)")
+def _load_weights_file(weights: Path):
+    """A ``.safetensors`` file -> model; config from ``config.json`` beside it, else the file's header."""
+    cfg_path = weights.parent / CONFIG_NAME
     if cfg_path.is_file():
         try:
             config = json.loads(cfg_path.read_text())
@@ -194,8 +193,16 @@ def _load_our_dir(directory: Path):
     else:
         config = _config_from_safetensors(weights)
         if config is None:
-            raise CheckpointNotFoundError(f"{directory}: no {CONFIG_NAME} beside {WEIGHTS_NAME}")
+            raise CheckpointNotFoundError(f"{weights.parent}: no {CONFIG_NAME} beside {weights.name} "
+                                          f"and no config in its metadata")
     return _from_config_and_file(config, weights)
+
+
+def _load_our_dir(directory: Path):
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointNotFoundError(f"{directory}: no {WEIGHTS_NAME} (and no official checkpoint_<step> file)")
+    return _load_weights_file(weights)
 
 
 def load_official(path: str | Path, config: ModelConfig | None = None):
@@ -286,13 +293,7 @@ def load_checkpoint(source: str | os.PathLike = "", seed: int = 0):
         raise CheckpointNotFoundError(f"{path} holds neither {CONFIG_NAME} + {WEIGHTS_NAME} nor an official "
                                       f"checkpoint_<step> file. " + NO_WEIGHTS_HELP)
     if path.suffix == ".safetensors":
-        config = None
-        if (path.parent / CONFIG_NAME).is_file():
-            config = json.loads((path.parent / CONFIG_NAME).read_text())
-        config = config or _config_from_safetensors(path)
-        if config is None:
-            raise CheckpointError(f"{path}: no config.json beside it and no config in its metadata")
-        return _from_config_and_file(config, path)
+        return _load_weights_file(path)
     if is_flax_checkpoint_file(path):
         return load_official(path)
     raise CheckpointError(f"{path}: unrecognised checkpoint format (expected model.safetensors, a directory, "
