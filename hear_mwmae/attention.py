@@ -30,6 +30,21 @@ def relative_position_index(window: int, device=None) -> torch.Tensor:
     return pos[:, None] - pos[None, :] + window - 1
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q kᵀ / √hd + bias) v for q, k, v (..., N, hd) and bias broadcastable to (..., N, N).
+
+    Why two paths: on CPU, PyTorch's fused SDPA *backward* in bf16 is 2–5× slower than plain
+    matmuls on the AMX units (benchmarks/train_step.py; its forward is the faster one), so bf16
+    training on CPU takes the explicit softmax; everything else uses the fused kernel.
+    """
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.requires_grad and torch.is_grad_enabled():
+        logits = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+        if bias is not None:
+            logits = logits + bias
+        return logits.softmax(dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
 class MultiWindowAttention(nn.Module):
     """Multi-head self-attention whose heads may attend within local windows.
 
@@ -96,7 +111,7 @@ class MultiWindowAttention(nn.Module):
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim)
         if self.is_global:
             q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, hd)
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = attend(q, k, v)
             return self.proj(out.transpose(1, 2).reshape(b, n, d))
         outs = []
         for (w, heads), selector in zip(self.groups, self._selectors):
@@ -104,7 +119,7 @@ class MultiWindowAttention(nn.Module):
             sel = qkv[:, :, :, selector]  # (B, N, 3, g, hd)
             if w == 0:
                 q, k, v = sel.permute(2, 0, 3, 1, 4).unbind(0)  # (B, g, N, hd)
-                o = F.scaled_dot_product_attention(q, k, v)  # (B, g, N, hd)
+                o = attend(q, k, v)  # (B, g, N, hd)
                 outs.append(o.transpose(1, 2))  # (B, N, g, hd)
                 continue
             nw = n // w
@@ -112,7 +127,7 @@ class MultiWindowAttention(nn.Module):
             win = sel.reshape(b, nw, w, 3, g, self.head_dim).permute(3, 0, 1, 4, 2, 5)
             q, k, v = win.reshape(3, b * nw, g, w, self.head_dim).unbind(0)
             bias = self.window_bias(w, heads).to(q.dtype)  # (g, w, w), broadcast over B·nW
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B·nW, g, w, hd)
+            o = attend(q, k, v, bias)  # (B·nW, g, w, hd)
             outs.append(o.view(b, nw, g, w, self.head_dim).permute(0, 1, 3, 2, 4).reshape(b, n, g, self.head_dim))
         out = torch.cat(outs, dim=2)  # (B, N, H, hd)
         if self.head_order is not None:

@@ -1,5 +1,6 @@
 """MW-MHA: the batched (fused) path, the explicit path and a brute-force reference agree."""
 
+import copy
 import math
 
 import pytest
@@ -138,3 +139,25 @@ def test_bad_constructor_arguments():
         MultiWindowAttention(10, 3)
     with pytest.raises(ValueError, match="one window size per head"):
         MultiWindowAttention(16, 4, (2, 0))
+
+
+def test_bf16_training_path_matches_reference_outputs_and_gradients():
+    """bf16 autocast with grad on CPU takes the explicit softmax (attend); it must agree with
+    the float64 module (fused path, checked against the brute force above), forward and
+    backward, to bf16 precision."""
+    m = _module(250, std=0.1).float()
+    ref = copy.deepcopy(m).double()
+    x = torch.randn(2, 250, m.qkv.in_features, dtype=torch.float64)
+    expected = ref(x)
+    torch.testing.assert_close(expected, brute_force(ref, x))
+    expected.square().sum().backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = m(x.float())
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.double(), expected, rtol=0.05, atol=0.02)
+    out.float().square().sum().backward()
+    ref_grads = dict(ref.named_parameters())
+    for name, p in m.named_parameters():
+        g, r = p.grad.double().flatten(), ref_grads[name].grad.flatten()
+        cos = torch.nn.functional.cosine_similarity(g, r, dim=0)
+        assert cos > 0.99, (name, float(cos))
