@@ -223,3 +223,29 @@ def test_long_files_are_cut_into_segments(tmp_path):
                           progress=False)
     clips = json.loads((out / "shard_00000.json").read_text())["clips"]
     assert [c["segment"] for c in clips] == [0, 1, 2] and all(c["frames"] == 301 for c in clips)
+
+
+def test_init_from_an_export_starts_a_new_run_from_its_weights(shard_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from training.export import export
+
+    kwargs = dict(data=str(shard_dir), model="mwmae_tiny", model_overrides=TINY, batch_size=2, warmup_steps=0,
+                  workers=0, device="cpu", tensorboard=False)
+    train(TrainConfig(out=str(tmp_path / "a"), steps=2, base_lr=1e-3, **kwargs))
+    full = export(tmp_path / "a", tmp_path / "full")
+    # lr 0: the weights after one step are exactly the ones the run started from.
+    train(TrainConfig(out=str(tmp_path / "b"), steps=1, base_lr=0.0, init_from=str(full), **kwargs))
+    started = {k[len("model."):]: v for k, v in load_file(str(tmp_path / "b" / "ckpt-00000001" / "state.safetensors")).items()
+               if k.startswith("model.")}
+    source = load_file(str(full / "model.safetensors"))
+    assert started.keys() == source.keys() and all(torch.equal(started[k], source[k]) for k in source)
+    fresh = train(TrainConfig(out=str(tmp_path / "c"), steps=1, base_lr=0.0, **kwargs))
+    assert fresh["loss"] != pytest.approx(_losses(tmp_path / "b")[0][1])
+
+    with pytest.raises(ValueError, match="another architecture.*decoder_depth"):
+        train(TrainConfig(out=str(tmp_path / "d"), steps=1, init_from=str(full),
+                          **{**kwargs, "model_overrides": {**TINY, "decoder_depth": 2}}))
+    encoder_only = export(tmp_path / "a", tmp_path / "enc", encoder_only=True)
+    with pytest.raises(ValueError, match="encoder-only.*decoder"):
+        train(TrainConfig(out=str(tmp_path / "e"), steps=1, init_from=str(encoder_only), **kwargs))

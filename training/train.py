@@ -8,6 +8,7 @@ Two nodes (run on each, with its --node_rank):
     torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \\
         -m training.train --data shards/ --out runs/base --model mwmae_base
 Resume the latest valid checkpoint of --out (also after kill -9): add --resume.
+Continue pretraining a published or exported model with a new schedule: --init-from DIR_OR_HF_REF.
 
 Defaults follow the official recipe (mwmae-spec.md §1.2, §5, §6): AdamW β (0.9, 0.999), weight
 decay 0.05 on every parameter, lr = 1.5e-5 × effective batch / 256, linear warm-up then cosine
@@ -64,6 +65,7 @@ class TrainConfig:
     resume: bool = False
     max_steps_this_run: int = 0  # stop (with a checkpoint) after this many steps; 0 = run to the end
     push_to_hub: str = ""  # owner/name: export the final checkpoint to OUT/export and upload it
+    init_from: str = ""  # start a new run from these weights (export dir, hf://, .safetensors); fresh optimizer
 
     def __post_init__(self) -> None:
         if not self.data or not self.out:
@@ -132,6 +134,22 @@ def _mask_seed(seed: int, rank: int, step: int, micro: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step, micro]).generate_state(1)[0])
 
 
+def _init_weights(model: MaskedAutoencoder, source: str) -> None:
+    """Copy encoder + decoder weights of a full checkpoint (same architecture) into ``model``."""
+    from hear_mwmae.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(source)
+    if loaded.config.encoder_only:
+        raise ValueError(f"--init-from {source} is encoder-only; pretraining needs the decoder too "
+                         f"(export without --encoder-only, or start from scratch)")
+    if loaded.config != model.config:
+        theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(model.config)
+        diff = {k: (theirs[k], ours[k]) for k in ours if k != "name" and theirs[k] != ours[k]}
+        raise ValueError(f"--init-from {source} has another architecture than --model/--model-overrides "
+                         f"(field: (checkpoint, this run)) {diff}; pass matching --model/--model-overrides")
+    model.load_state_dict(loaded.state_dict())
+
+
 def train(cfg: TrainConfig) -> dict:
     info, device = dist.setup(cfg.device)
     out = Path(cfg.out)
@@ -145,6 +163,8 @@ def train(cfg: TrainConfig) -> dict:
     if not cfg.resume and state.list_checkpoints(out):
         raise ValueError(f"{out} already holds checkpoints ({state.list_checkpoints(out)[-1].name}); pass --resume to "
                          f"continue that run, or choose a new --out (nothing was overwritten)")
+    if cfg.init_from and not state.list_checkpoints(out):  # a resumed run already holds these weights
+        _init_weights(model, cfg.init_from)
     if cfg.resume and (found := state.load_latest(out)) is not None:
         tensors, meta, path = found
         if meta["world_size"] != info.world_size:
