@@ -28,7 +28,8 @@ def test_default_model_sizes_and_finite_embeddings():
     model = hear_mwmae.load_model()
     assert (model.sample_rate, model.scene_embedding_size, model.timestamp_embedding_size) == (16000, 960, 960)
     emb, ts = hear_mwmae.get_timestamp_embeddings(torch.rand(2, 40000) * 0.2 - 0.1, model)
-    assert emb.shape == (2, 63, 960)  # centres (i + 0.5)·40 ms ≤ 2500 ms and torch.isfinite(emb).all()
+    assert emb.shape == (2, 63, 960)  # centres (i + 0.5)·40 ms ≤ 2500 ms
+    assert ts.shape == (2, 63) and torch.isfinite(emb).all() and emb.std() > 0
 
 
 def test_matches_the_stored_reference_embedding_of_the_example_audio():
