@@ -126,9 +126,9 @@ class HearModel(nn.Module):
         return dtype
 
     def _units(self, audio: torch.Tensor):
-        """Yield (first global unit index, frame embeddings (m, T', E) float32) per micro-batch.
+        """Yield (clip (m,), unit (m,), frame embeddings (m, T', E) float32) per micro-batch of m units.
 
-        Global unit k is unit k % U of clip k // U, U = units per clip. Only the un-normalised
+        ``clip`` indexes the batch, ``unit`` the 2 s unit inside that clip. Only the un-normalised
         log-mel of the current clip group is held (T × 80 floats a clip, 1/48 of a Base output);
         each micro-batch gathers its units from it (reflect-padded tail included) and normalises them.
         """
@@ -152,7 +152,7 @@ class HearModel(nn.Module):
                 # slower on CPU); the official bf16 HEAR path also computed activations in bf16.
                 # The frontend always stays float32.
                 emb = encode(x.to(dtype))  # (m, T', E)
-                yield c0 * u + k, emb.float()
+                yield c0 + clip, unit, emb.float()
 
     def _prepare(self, audio) -> torch.Tensor:
         audio = check_audio(audio)
@@ -172,15 +172,11 @@ class HearModel(nn.Module):
         n = self.num_timestamps(n_samples)
         out = torch.zeros(b, n, self.timestamp_embedding_size, device=audio.device)
         tpu = self.config.grid_size[0]  # frames per unit
-        u = math.ceil(num_frames(n_samples) / self.unit_frames)
-        for k0, emb in self._units(audio):
-            for j in range(emb.shape[0]):
-                clip, unit = divmod(k0 + j, u)
-                start = unit * tpu
-                if start >= n:
-                    continue
-                stop = min(start + tpu, n)
-                out[clip, start:stop] = emb[j, : stop - start]
+        for clip, unit, emb in self._units(audio):
+            for c, start, e in zip(clip.tolist(), (unit * tpu).tolist(), emb):
+                if start < n:  # the last unit may be all padding
+                    stop = min(start + tpu, n)
+                    out[c, start:stop] = e[: stop - start]
         ts = self.timestamps(n_samples, n, device=audio.device).expand(b, n).contiguous()
         return out, ts
 
@@ -192,11 +188,9 @@ class HearModel(nn.Module):
         n = self.num_embedding_frames(n_samples)
         total = torch.zeros(b, self.scene_embedding_size, device=audio.device, dtype=torch.float64)
         tpu = self.config.grid_size[0]
-        u = math.ceil(num_frames(n_samples) / self.unit_frames)
-        for k0, emb in self._units(audio):
-            k = torch.arange(k0, k0 + emb.shape[0], device=audio.device)
-            valid = (n - (k % u) * tpu).clamp(0, tpu)  # frames of each unit inside the clip
+        for clip, unit, emb in self._units(audio):
+            valid = (n - unit * tpu).clamp(0, tpu)  # frames of each unit inside the clip
             keep = torch.arange(tpu, device=audio.device)[None, :] < valid[:, None]
             sums = (emb * keep[..., None]).sum(dim=1, dtype=torch.float64)
-            total.index_add_(0, torch.div(k, u, rounding_mode="floor"), sums)
+            total.index_add_(0, clip, sums)
         return (total / n).float()
