@@ -240,6 +240,7 @@ def test_init_from_an_export_starts_a_new_run_from_its_weights(shard_dir, tmp_pa
                if k.startswith("model.")}
     source = load_file(str(full / "model.safetensors"))
     assert started.keys() == source.keys() and all(torch.equal(started[k], source[k]) for k in source)
+    assert f"started from the weights of `{full}`" in (export(tmp_path / "b", tmp_path / "b_export") / "README.md").read_text()
     fresh = train(TrainConfig(out=str(tmp_path / "c"), steps=1, base_lr=0.0, **kwargs))
     assert fresh["loss"] != pytest.approx(_losses(tmp_path / "b")[0][1])
 

@@ -63,6 +63,9 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
         f"precision {tc.get('precision')}",
         f"- compute: {meta.get('elapsed_s', 0) / 3600:.2f} h of training steps on `{meta.get('device')}`",
     ]
+    if tc.get("init_from"):
+        lines.append(f"- started from the weights of `{tc['init_from']}` (`--init-from`); the steps, samples and "
+                     f"compute above are this run's only")
     if hours:
         lines += ["", "## Data", "", "| source | hours |", "|---|---|"]
         lines += [f"| {src} | {h:.2f} |" for src, h in sorted(hours.items())]
