@@ -81,10 +81,10 @@ class MultiWindowAttention(nn.Module):
         for h, w in enumerate(window_sizes):
             groups.setdefault(w, []).append(h)
         ordered = sorted(groups.items(), key=lambda item: item[1][0])  # by first head
-        self.groups = tuple((w, tuple(hs)) for w, hs in ordered)
-        self._selectors = tuple(slice(hs[0], hs[-1] + 1) if hs == list(range(hs[0], hs[-1] + 1)) else list(hs)
-                                for _, hs in ordered)
-        order = [h for _, hs in self.groups for h in hs]
+        # (window, heads, selector into the head axis) per group.
+        self.groups = tuple((w, tuple(hs), slice(hs[0], hs[-1] + 1) if hs == list(range(hs[0], hs[-1] + 1)) else hs)
+                            for w, hs in ordered)
+        order = [h for _, hs, _ in self.groups for h in hs]
         self.is_global = all(w == 0 for w in window_sizes)
         # Group outputs are concatenated in group order; this puts heads back in head order
         # (None when that order already is head order). Plain tuples, not buffers: the module
@@ -114,7 +114,7 @@ class MultiWindowAttention(nn.Module):
             out = attend(q, k, v)
             return self.proj(out.transpose(1, 2).reshape(b, n, d))
         outs = []
-        for (w, heads), selector in zip(self.groups, self._selectors):
+        for w, heads, selector in self.groups:
             g = len(heads)
             sel = qkv[:, :, :, selector]  # (B, N, 3, g, hd)
             if w == 0:
