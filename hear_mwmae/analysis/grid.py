@@ -67,8 +67,9 @@ class TokenGrid:
 
     @classmethod
     def from_config(cls, config) -> "TokenGrid":
-        """From a ``ModelConfig`` (10 ms hop, CLS iff ``use_cls_token``)."""
-        return cls(tuple(config.grid_size), tuple(config.patch_size), 10.0, 1 if config.use_cls_token else 0)
+        """From a ``ModelConfig`` (its spectrogram hop, CLS iff ``use_cls_token``)."""
+        hop_ms = config.frame_ms / config.patch_size[0]
+        return cls(tuple(config.grid_size), tuple(config.patch_size), hop_ms, 1 if config.use_cls_token else 0)
 
     @property
     def num_patches(self) -> int:
