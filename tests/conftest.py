@@ -131,6 +131,22 @@ def official(request, fixtures_dir):
     return request.param, folder, dict(np.load(folder / "reference_outputs.npz"))
 
 
+@pytest.fixture(scope="module")
+def mw(fixtures_dir):
+    """The official MW-MAE micro checkpoint as a full model (loaded once per test module)."""
+    from hear_mwmae.checkpoint import load_checkpoint
+
+    return load_checkpoint(fixtures_dir / "mwmae_micro")
+
+
+@pytest.fixture(scope="module")
+def mae(fixtures_dir):
+    """The official MAE micro checkpoint as a full model (loaded once per test module)."""
+    from hear_mwmae.checkpoint import load_checkpoint
+
+    return load_checkpoint(fixtures_dir / "mae_micro")
+
+
 @pytest.fixture(scope="session")
 def converted_dir(tmp_path_factory, fixtures_dir) -> Path:
     """The MW-MAE micro fixture converted to our format with the CLI."""

@@ -9,17 +9,6 @@ from torch import nn
 
 from hear_mwmae.analysis.conditions import mask_noise, run_condition, visible_positions
 from hear_mwmae.analysis.hooks import AttentionHooks, attention_layers, head_masks
-from hear_mwmae.checkpoint import load_checkpoint
-
-
-@pytest.fixture(scope="module")
-def mw(fixtures_dir):
-    return load_checkpoint(fixtures_dir / "mwmae_micro")
-
-
-@pytest.fixture(scope="module")
-def mae(fixtures_dir):
-    return load_checkpoint(fixtures_dir / "mae_micro")
 
 
 @pytest.fixture(scope="module")

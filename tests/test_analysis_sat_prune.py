@@ -15,16 +15,10 @@ from hear_mwmae.analysis.pruning import default_steps, pruning_curve, random_ban
 from hear_mwmae.analysis.sat import classify_heads, rank_heads, rank_positions, sat_scores
 from hear_mwmae.analysis.scorers import LinearProbeScorer, ReconstructionScorer, read_hear_task, ridge_fit_predict
 from hear_mwmae.analysis.stats import collect_attention_stats
-from hear_mwmae.checkpoint import load_checkpoint
 from hear_mwmae.hear import HearModel
 
 GRID = TokenGrid((50, 5))
 N = 250
-
-
-@pytest.fixture(scope="module")
-def mw(fixtures_dir):
-    return load_checkpoint(fixtures_dir / "mwmae_micro")
 
 
 @pytest.fixture(scope="module")
