@@ -18,6 +18,7 @@ import hear_mwmae
 from training import shards as shards_mod
 from training.data import LogMelCrops, ResumableSampler
 from training.optim import effective_lr, lr_at, param_groups
+from training.state import model_state
 from training.train import TrainConfig, parse_config, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -236,8 +237,7 @@ def test_init_from_an_export_starts_a_new_run_from_its_weights(shard_dir, tmp_pa
     full = export(tmp_path / "a", tmp_path / "full")
     # lr 0: the weights after one step are exactly the ones the run started from.
     train(TrainConfig(out=str(tmp_path / "b"), steps=1, base_lr=0.0, init_from=str(full), **kwargs))
-    started = {k[len("model."):]: v for k, v in load_file(str(tmp_path / "b" / "ckpt-00000001" / "state.safetensors")).items()
-               if k.startswith("model.")}
+    started = model_state(load_file(str(tmp_path / "b" / "ckpt-00000001" / "state.safetensors")))
     source = load_file(str(full / "model.safetensors"))
     assert started.keys() == source.keys() and all(torch.equal(started[k], source[k]) for k in source)
     assert f"started from the weights of `{full}`" in (export(tmp_path / "b", tmp_path / "b_export") / "README.md").read_text()

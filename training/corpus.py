@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
-SAMPLE_RATE = 16000
 
 
 def list_audio(sources: list[str]) -> list[Path]:
@@ -40,8 +39,7 @@ def source_labels(sources: list[str]) -> dict[str, str]:
             with open(p, newline="") as f:
                 for row in csv.DictReader(f):
                     if row.get("path"):
-                        path = Path(row["path"]) if Path(row["path"]).is_absolute() else p.parent / row["path"]
-                        labels[str(path)] = row.get("source") or src
+                        labels[str(_resolve(p, row["path"]))] = row.get("source") or src
     return labels
 
 
@@ -57,7 +55,12 @@ def _read_manifest(path: Path) -> list[Path]:
         col = header.index("path") if "path" in header else 0
         start = 1 if "path" in header else 0
         entries = [r[col].strip() for r in rows[start:] if r and r[col].strip()]
-    return [(path.parent / e) if not Path(e).is_absolute() else Path(e) for e in entries]
+    return [_resolve(path, e) for e in entries]
+
+
+def _resolve(manifest: Path, entry: str) -> Path:
+    """A manifest entry as a path: relative entries are relative to the manifest's folder."""
+    return Path(entry) if Path(entry).is_absolute() else manifest.parent / entry
 
 
 def decode(path: Path) -> np.ndarray:

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-CROP_FRAMES = 200
-NORM_EPS = 1e-8
+from hear_mwmae.frontend import NORM_EPS
+
+CROP_FRAMES = 200  # frames per training crop (2 s: the model's input length)
 
 
 class LogMelCrops(Dataset):

@@ -22,9 +22,7 @@ from . import state
 
 def _find(source: Path):
     if (source / "state.safetensors").is_file():
-        from safetensors.torch import load_file
-
-        return load_file(str(source / "state.safetensors")), json.loads((source / "state.json").read_text()), source
+        return state.read(source)
     found = state.load_latest(source)
     if found is None:
         raise FileNotFoundError(f"{source} holds no training checkpoint (ckpt-<step>/ with state.safetensors)")

@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
-from hear_mwmae.frontend import reflect_index
+from hear_mwmae.frontend import SAMPLE_RATE, reflect_index
 
-from .corpus import SAMPLE_RATE, decode, list_audio, source_labels
-
-CROP_FRAMES = 200
+from .corpus import decode, list_audio, source_labels
+from .data import CROP_FRAMES
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tens
         for key, value in state.items():
             tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous() if torch.is_tensor(value) \
                 else torch.tensor(value)
-    groups = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups}
+    return tensors, {"param_groups": sd["param_groups"]}
 
 
 def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
@@ -39,8 +38,8 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save(directory: Path, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
-         generators: dict[str, torch.Generator], meta: dict, keep: int = 3) -> Path:
+def save(directory: Path, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict,
+         keep: int = 3) -> Path:
     """Write ``directory/ckpt-<step>/`` atomically and prune to the last ``keep``."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{PREFIX}{step:08d}"
@@ -53,8 +52,6 @@ def save(directory: Path, step: int, model: torch.nn.Module, opt: torch.optim.Op
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    for name, gen in generators.items():
-        tensors[f"rng.{name}"] = gen.get_state().cpu()
     save_file(tensors, str(tmp / "state.safetensors"))
     (tmp / "state.json").write_text(json.dumps({"step": step, **meta, "optimizer": opt_meta}, indent=2))
     for f in tmp.iterdir():  # data on disk before the rename makes it visible
@@ -81,23 +78,23 @@ def load_latest(directory: Path) -> tuple[dict[str, torch.Tensor], dict, Path] |
     """(tensors, meta, path) of the newest checkpoint that reads back cleanly, else None."""
     for path in reversed(list_checkpoints(directory)):
         try:
-            tensors = load_file(str(path / "state.safetensors"))
-            meta = json.loads((path / "state.json").read_text())
+            return read(path)
         except (SafetensorError, OSError, ValueError):
             continue  # damaged: fall back to the previous one
-        return tensors, meta, path
     return None
 
 
-def restore(tensors: dict[str, torch.Tensor], meta: dict, model: torch.nn.Module, opt: torch.optim.Optimizer,
-            generators: dict[str, torch.Generator]) -> None:
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+def read(path: Path) -> tuple[dict[str, torch.Tensor], dict, Path]:
+    """(tensors, meta, path) of one ``ckpt-<step>/`` folder."""
+    return load_file(str(path / "state.safetensors")), json.loads((path / "state.json").read_text()), path
+
+
+def restore(tensors: dict[str, torch.Tensor], meta: dict, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+    model.load_state_dict(model_state(tensors), strict=True)
     opt.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
-    for name, gen in generators.items():
-        gen.set_state(tensors[f"rng.{name}"])  # generator states are CPU byte tensors on every device
 
 
 def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

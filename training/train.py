@@ -160,17 +160,18 @@ def train(cfg: TrainConfig) -> dict:
     opt = make_adamw(param_groups(model, cfg.weight_decay, cfg.decay_all), peak_lr, (cfg.beta1, cfg.beta2))
     mask_gen = torch.Generator(device=device)
     step, elapsed = 0, 0.0
-    if not cfg.resume and state.list_checkpoints(out):
-        raise ValueError(f"{out} already holds checkpoints ({state.list_checkpoints(out)[-1].name}); pass --resume to "
+    existing = state.list_checkpoints(out)
+    if existing and not cfg.resume:
+        raise ValueError(f"{out} already holds checkpoints ({existing[-1].name}); pass --resume to "
                          f"continue that run, or choose a new --out (nothing was overwritten)")
-    if cfg.init_from and not state.list_checkpoints(out):  # a resumed run already holds these weights
+    if cfg.init_from and not existing:  # a resumed run already holds these weights
         _init_weights(model, cfg.init_from)
     if cfg.resume and (found := state.load_latest(out)) is not None:
         tensors, meta, path = found
         if meta["world_size"] != info.world_size:
             raise ValueError(f"{path} was written by {meta['world_size']} ranks; resume with the same number "
                              f"(now {info.world_size}) to continue the same data order")
-        state.restore(tensors, meta, model, opt, {})
+        state.restore(tensors, meta, model, opt)
         step, elapsed = meta["step"], meta.get("elapsed_s", 0.0)
         if info.is_main:
             print(f"resumed from {path} (step {step})")
@@ -239,7 +240,7 @@ def train(cfg: TrainConfig) -> dict:
                 meta = {"train_config": dataclasses.asdict(cfg), "model_config": model.config.to_dict(),
                         "world_size": info.world_size, "samples_seen": step * world_batch, "elapsed_s": elapsed,
                         "device": str(device), "last_loss": mean_loss}
-                state.save(out, step, model, opt, {}, meta, keep=cfg.keep)
+                state.save(out, step, model, opt, meta, keep=cfg.keep)
             dist.barrier(info)
     bar.close()
     if logger is not None:

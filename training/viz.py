@@ -25,9 +25,10 @@ def save_reconstruction(model, clip: torch.Tensor, noise: torch.Tensor, path: Pa
     loss, pred, mask = model(x, noise=noise.to(x.device))
     model.train(was_training)
     patches = patchify(x, cfg.patch_size)
-    masked = unpatchify(patches * (1 - mask[..., None]), cfg.patch_size, cfg.grid_size)
+    visible = patches * (1 - mask[..., None])
+    masked = unpatchify(visible, cfg.patch_size, cfg.grid_size)
     # Show the visible patches as they are and the model's prediction where it had to guess.
-    recon = unpatchify(patches * (1 - mask[..., None]) + pred.float() * mask[..., None], cfg.patch_size, cfg.grid_size)
+    recon = unpatchify(visible + pred.float() * mask[..., None], cfg.patch_size, cfg.grid_size)
     panels = [("input", x[0]), ("masked input", masked[0]), (f"reconstruction (loss {float(loss):.3f})", recon[0])]
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), constrained_layout=True)
     lo, hi = float(x.min()), float(x.max())
