@@ -80,21 +80,25 @@ def _collect_audio(inputs: list[str]) -> list[tuple[Path, str]]:
     return files
 
 
-def read_audio(path: Path):
-    """Any sample rate / channel count -> (1, n) float32 16 kHz mono tensor."""
+def read_audio(path, name: str | None = None):
+    """An audio file (path, or an open binary file with ``name`` for messages), any sample rate /
+    channel count -> (1, n) float32 16 kHz mono tensor (mean of the channels, torchaudio resampling)."""
     import soundfile as sf
     import torch
     import torchaudio
 
+    from .frontend import SAMPLE_RATE
+
+    name = name or str(path)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (n, channels)
+        data, rate = sf.read(path if hasattr(path, "read") else str(path), dtype="float32", always_2d=True)
     except Exception as e:  # libsndfile raises its own error type
-        raise ValueError(f"cannot decode {path}: {e}") from e
+        raise ValueError(f"cannot decode {name}: {e}") from e
     if data.shape[0] == 0:
-        raise ValueError(f"{path} holds no samples")
+        raise ValueError(f"{name} holds no samples")
     audio = torch.from_numpy(data.mean(axis=1))[None]
-    if rate != 16000:
-        audio = torchaudio.functional.resample(audio, rate, 16000)
+    if rate != SAMPLE_RATE:
+        audio = torchaudio.functional.resample(audio, rate, SAMPLE_RATE)
     return audio
 
 

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-GRIDS = ("default", "fast", "faster")
+from .heareval_driver import GRIDS
 
 
 def register(subparsers) -> None:

@@ -26,6 +26,8 @@ import importlib.util
 import os
 import sys
 
+GRIDS = ("default", "fast", "faster")  # heareval hyper-parameter grids
+
 SEED_ENV = "HEAR_MWMAE_PREDICTION_SEED"
 HEAREVAL_SEED = 42
 INSTALL_HINT = ('pip install "hear_mwmae[eval]" && pip install --no-deps heareval==2021.1.3 dcase_util==0.2.20 '

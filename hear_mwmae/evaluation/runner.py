@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checkpoint import atomic_write_bytes
-from .heareval_driver import INSTALL_HINT, SEED_ENV, missing_requirements
+from .heareval_driver import GRIDS, INSTALL_HINT, SEED_ENV, missing_requirements
 from .models import ModelSpec
-
-GRIDS = ("default", "fast", "faster")
 TASK_MARKER = ".hear_mwmae-task-fingerprint"  # in each embeddings task folder: which task version made it
 THREADS_ENV = "HEAR_MWMAE_PREDICTION_THREADS"  # CPU threads of each predictions run (default 1)
 PREDICTION_OUTPUTS = ("test.predicted-scores.json", "prediction-done.json", "prediction.log")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from ...frontend import SAMPLE_RATE  # noqa: F401  (the builders write 16 kHz clips)
 
 
 class SourceMissingError(FileNotFoundError):
@@ -30,34 +30,20 @@ def shared_data_dir() -> Path:
     return root / "data" / "hear"
 
 
-def load_mono(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Any file libsndfile reads -> float32 mono at ``sample_rate`` (mean of the channels)."""
-    import soundfile as sf
+def load_mono(path: str | Path) -> np.ndarray:
+    """Any file libsndfile reads -> float32 mono at 16 kHz (``hear_mwmae.cli.read_audio``)."""
+    from ...cli import read_audio
 
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return resample(data.mean(axis=1), rate, sample_rate)
+    return read_audio(path)[0].numpy()
 
 
-def decode_mono(data: bytes, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def decode_mono(data: bytes, name: str = "audio bytes") -> np.ndarray:
     """Like :func:`load_mono` for the bytes of an audio file."""
     import io
 
-    import soundfile as sf
+    from ...cli import read_audio
 
-    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    return resample(audio.mean(axis=1), rate, sample_rate)
-
-
-def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Band-limited (windowed-sinc) resampling with torchaudio; deterministic on CPU."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if rate == target or audio.size == 0:
-        return audio
-    import torch
-    import torchaudio
-
-    out = torchaudio.functional.resample(torch.from_numpy(audio)[None], int(rate), int(target))
-    return out[0].numpy()
+    return read_audio(io.BytesIO(data), name=name)[0].numpy()
 
 
 def frame_rms(audio: np.ndarray, frame: int = 160) -> np.ndarray:
@@ -79,6 +65,24 @@ def active_extent(audio: np.ndarray, threshold_db: float = -40.0, frame: int = 1
         return 0, 0
     active = np.flatnonzero(rms >= peak * 10 ** (threshold_db / 20))
     return int(active[0] * frame), int(min(len(audio), (active[-1] + 1) * frame))
+
+
+def limit_peak(audio: np.ndarray, ceiling: float = 0.99) -> np.ndarray:
+    """``audio`` scaled down so that its peak is at most ``ceiling`` (scaled rather than clipped)."""
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    return audio * (ceiling / peak) if peak > ceiling else audio
+
+
+def round_robin(items: list, key) -> list:
+    """``items`` interleaved over their groups (``key(item)``, groups in first-seen order): the
+    first of every group, then the second of every group, … — a prefix keeps every group present."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    out: list = []
+    for k in range(max(map(len, groups.values()), default=0)):
+        out += [g[k] for g in groups.values() if k < len(g)]
+    return out
 
 
 def slug(text: str) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, active_extent, load_mono, require
+from .audio import SAMPLE_RATE, active_extent, limit_peak, load_mono, require
 from .fluidsynth import Note, check_tools, render_notes
 from .hearformat import TaskWriter
 from .hydrogen import all_samples, balanced_groups, spread_families
@@ -167,10 +167,7 @@ def make_scene(rng: np.random.Generator, shots: dict[str, list[Shot]], bgs: list
         busy.setdefault(label, []).append((start, start + d))
         events.append({"label": label, "start": round(1000 * start / SAMPLE_RATE, 3),
                        "end": round(1000 * (start + d) / SAMPLE_RATE, 3)})
-    peak = float(np.abs(mix).max())
-    if peak > 0.99:
-        mix *= 0.99 / peak
-    return mix, sorted(events, key=lambda e: (e["start"], e["label"]))
+    return limit_peak(mix), sorted(events, key=lambda e: (e["start"], e["label"]))
 
 
 def build(tasks_dir: str | Path, limit: int | None = None, kits_dir=None, soundfont=None,

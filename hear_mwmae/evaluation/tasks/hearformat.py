@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...checkpoint import atomic_write, atomic_write_bytes
+from ...frontend import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 EMBEDDING_TYPES = ("scene", "event")
 PREDICTION_TYPES = ("multiclass", "multilabel")
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
@@ -88,8 +87,7 @@ class TaskWriter:
 
     def __init__(self, tasks_dir: str | Path, metadata: dict, splits: list[str], vocabulary=None,
                  build_limit: int | None = None) -> None:
-        for key in ("task_name", "version", "mode", "embedding_type", "prediction_type", "split_mode",
-                    "sample_duration", "evaluation"):
+        for key in ("version", "mode", *(k for k in REQUIRED_METADATA if k != "splits")):  # splits: given here
             if key not in metadata:
                 raise ValueError(f"task metadata lacks {key!r}; give it to TaskWriter")
         self.metadata = {**metadata, "splits": list(splits), "build_limit": build_limit}
@@ -116,7 +114,7 @@ class TaskWriter:
             audio = fit_length(np.asarray(audio, dtype=np.float32), self._n_samples)
         path = self._tmp / str(SAMPLE_RATE) / split / filename
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, pcm16_wav_bytes(audio))
+        path.write_bytes(pcm16_wav_bytes(audio))  # plain writes: the whole folder is moved into place at the end
         self.labels[split][filename] = list(labels)
 
     def vocabulary(self) -> list:
@@ -137,14 +135,13 @@ class TaskWriter:
         if empty:
             raise ValueError(f"splits {empty} have no clips; the source audio is too small for this task")
         for split, files in self.labels.items():
-            (self._tmp / str(SAMPLE_RATE) / split).mkdir(parents=True, exist_ok=True)
             _write_json(self._tmp / f"{split}.json", dict(sorted(files.items())))
         vocab = io.StringIO()
         writer = csv.writer(vocab, lineterminator="\n")
         writer.writerow(["idx", "label"])
         for i, label in enumerate(self.vocabulary()):
             writer.writerow([i, label])
-        atomic_write_bytes(self._tmp / "labelvocabulary.csv", vocab.getvalue().encode())
+        (self._tmp / "labelvocabulary.csv").write_bytes(vocab.getvalue().encode())
         _write_json(self._tmp / "task_metadata.json", self.metadata)
         if self.folder.exists():
             shutil.rmtree(self.folder)
@@ -153,7 +150,7 @@ class TaskWriter:
 
 
 def _write_json(path: Path, data) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1) + "\n"))
+    path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def read_vocabulary(folder: Path) -> list[str]:

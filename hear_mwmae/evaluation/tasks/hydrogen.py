@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import require
+from .audio import require, round_robin
 
 APT_PACKAGE = "hydrogen-drumkits"
 KITS_DIR = Path("/usr/share/hydrogen/data/drumkits")
@@ -97,13 +97,7 @@ def all_samples(kits_dir: str | Path | None = None) -> dict[str, list[Sample]]:
 
 def spread_families(samples: list[Sample], limit: int) -> list[Sample]:
     """At most ``limit`` samples, taken one family after another (keeps the label mix of a kit)."""
-    by_family: dict[str, list[Sample]] = {}
-    for s in samples:
-        by_family.setdefault(s.family, []).append(s)
-    out: list[Sample] = []
-    for k in range(max(map(len, by_family.values()), default=0)):
-        out += [v[k] for v in by_family.values() if k < len(v)]
-    return out[:limit]
+    return round_robin(samples, lambda s: s.family)[:limit]
 
 
 def balanced_groups(sizes: dict[str, int], n_groups: int) -> list[list[str]]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
+from .audio import limit_peak
 from .fluidsynth import Note, check_tools, render_notes
 from .hearformat import TaskWriter
 
@@ -44,9 +43,7 @@ def build(tasks_dir: str | Path, limit: int | None = None, soundfont: str | Path
     for split, programs in fold_programs.items():
         notes = [Note(p, pitch, v, HOLD_S) for p in programs for pitch in pitches for v in VELOCITIES]
         for note, audio in zip(notes, render_notes(notes, CLIP_S, soundfont)):
-            peak = float(np.abs(audio).max())
-            if peak > 0.99:  # a loud program at high velocity: scale down rather than clip
-                audio = audio * (0.99 / peak)
+            audio = limit_peak(audio)  # a loud program at high velocity: scale down rather than clip
             name = f"program{note.program:03d}-pitch{note.pitch:03d}-vel{note.velocity:03d}.wav"
             writer.add(split, name, audio, [note.pitch])
     return writer.finish()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import decode_mono, require, shared_data_dir
+from .audio import SAMPLE_RATE, decode_mono, require, round_robin, shared_data_dir
 from .hearformat import TaskWriter
 
 NAME = "speech_commands_small"
@@ -32,7 +32,8 @@ SILENCE_HOP_S = 10.0
 
 
 def _label(word: str) -> str:
-    return word if word in WORDS else UNKNOWN
+    """A folder name -> its label: one of the 10 words, silence / unknown as they are, else unknown."""
+    return word if word in WORDS or word in (SILENCE, UNKNOWN) else UNKNOWN
 
 
 def _name(path: str) -> str:
@@ -68,12 +69,12 @@ def build(tasks_dir: str | Path, limit: int | None = None, source: str | Path | 
         files = sorted(n for n in zf.namelist() if n.endswith(".wav"))
         for n in _spread(files, limit):
             word = n.split("/")[0]
-            writer.add("test", "test-" + _name(n), decode_mono(zf.read(n)), [word if word in (SILENCE, UNKNOWN) else _label(word)])
+            writer.add("test", "test-" + _name(n), decode_mono(zf.read(n)), [_label(word)])
     return writer.finish()
 
 
 def _add_silence(writer: TaskWriter, index: int, name: str, audio: np.ndarray, limit: int | None) -> None:
-    hop, n = int(SILENCE_HOP_S * 16000), 16000
+    hop, n = int(SILENCE_HOP_S * SAMPLE_RATE), SAMPLE_RATE
     starts = list(range(0, len(audio) - n + 1, hop))
     if len(starts) < 2:
         return
@@ -87,10 +88,5 @@ def _spread(files: list[str], limit: int | None) -> list[str]:
     """At most ``limit`` files, taken round-robin over the class folders (all classes stay present)."""
     if limit is None:
         return files
-    by_class: dict[str, list[str]] = {}
-    for f in files:
-        by_class.setdefault(f.split("/")[0], []).append(f)
-    out = []
-    for k in range(max(map(len, by_class.values()))):
-        out += [v[k] for v in by_class.values() if k < len(v)]
-    return sorted(out[: max(limit, len(by_class))])
+    n_classes = len({f.split("/")[0] for f in files})
+    return sorted(round_robin(files, lambda f: f.split("/")[0])[: max(limit, n_classes)])
