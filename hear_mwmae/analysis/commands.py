@@ -231,10 +231,9 @@ def cmd_viz(args) -> int:
     ratio = _mask_ratio(args, model)
     grid = TokenGrid.from_config(model.config)
     logmel, clips = _clips(args, model)
-    maps = clip_attention(model, logmel[0], args.part, args.layer, mask_ratio=ratio, seed=args.seed) \
-        if 0 <= args.layer < len(getattr(model, args.part).blocks) else None
-    if maps is None:
+    if not 0 <= args.layer < len(getattr(model, args.part).blocks):
         raise ValueError(f"--layer {args.layer} out of range for the {args.part}")
+    maps = clip_attention(model, logmel[0], args.part, args.layer, mask_ratio=ratio, seed=args.seed)
     if not 0 <= args.head < maps.shape[0]:
         raise ValueError(f"--head {args.head} out of range [0, {maps.shape[0]})")
     q = _int_list(args.query, "--query") or [grid.grid[0] // 2, grid.grid[1] // 2]

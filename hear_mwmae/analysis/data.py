@@ -32,17 +32,11 @@ def synthetic_audio(index: int, seed: int = 0, seconds: float = 2.0) -> torch.Te
 
 def audio_files(source: str | Path) -> list[Path]:
     """Audio files of a file or a folder (recursive, sorted)."""
-    from ..cli import AUDIO_SUFFIXES
+    from ..cli import _collect_audio
 
-    p = Path(source)
-    if p.is_file():
-        return [p]
-    if not p.is_dir():
+    if not Path(source).exists():
         raise FileNotFoundError(f"no such audio file or folder: {source} (or use '{SYNTHETIC}')")
-    files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
-    if not files:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {source}")
-    return files
+    return [f for f, _ in _collect_audio([str(source)])]
 
 
 def crop(logmel: torch.Tensor, frames: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:

@@ -42,7 +42,7 @@ def collect_head_features(model, logmel: torch.Tensor, part: str = "encoder", *,
     dev = next(model.parameters()).device
     num = len(attention_layers(model, part))
     layers = list(range(num)) if layers is None else [int(i) for i in layers]
-    prefix = 1 if model.config.use_cls_token else 0
+    prefix = getattr(model, part).num_prefix
     out: dict[int, list[np.ndarray]] = {i: [] for i in layers}
     batches = iterate_batches(len(logmel), batch_size)
     if progress:

@@ -100,7 +100,7 @@ class AttentionHooks:
         if span_mode not in SPAN_MODES:
             raise ValueError(f"span_mode must be one of {SPAN_MODES}, got {span_mode!r}")
         self.span, self.span_mode = span, span_mode
-        self.num_prefix = 1 if model.config.use_cls_token else 0  # CLS leads both encoder and decoder
+        self.num_prefix = getattr(model, part).num_prefix  # CLS leads both encoder and decoder
         self.positions: torch.Tensor | None = None
         self.attention: dict[int, torch.Tensor] = {}
         self.head_outputs: dict[int, torch.Tensor] = {}

@@ -20,9 +20,7 @@ CLS (MAE baseline, ``grid.num_prefix == 1``): the CLS query row is always droppe
 from __future__ import annotations
 
 import functools
-import math
 
-import numpy as np
 import torch
 
 from .grid import DEFAULT_VARIANTS, TokenGrid, check_variants
@@ -187,14 +185,3 @@ def uniform_baseline(
                             query_mask=query_mask, window_sizes=unique, variants=variants, cls_policy=cls_policy)
     index = torch.tensor([unique.index(w) for w in window_sizes], device=a.device)
     return {key: v.index_select(1, index) for key, v in stats.items()}
-
-
-def max_entropy(num_keys: int) -> float:
-    """ln K, the entropy of uniform attention over K keys (ln 250 ≈ 5.52 nats)."""
-    if num_keys < 1:
-        raise ValueError(f"num_keys must be >= 1, got {num_keys}")
-    return math.log(num_keys)
-
-
-def as_numpy(stats: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in stats.items()}
