@@ -59,7 +59,7 @@ def main() -> None:
                 model.encoder.frame_embeddings = lambda x, enc=model.encoder: naive_frame_embeddings(enc, x)
                 got, _ = model.timestamp_embeddings(audio[:1])
                 assert torch.allclose(got, reference, atol=1e-3, rtol=1e-3), "naive path disagrees with the model"
-            seconds = timeit(lambda: model.timestamp_embeddings(audio), device, repeats=args.repeats)
+            seconds = timeit(lambda m=model: m.timestamp_embeddings(audio), device, repeats=args.repeats)
             speed = total_seconds / seconds
             if (precision, path) == ("fp32", "fused"):
                 fused_fp32 = speed

@@ -8,13 +8,11 @@
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from .checkpoint import CheckpointError, CheckpointNotFoundError, load_checkpoint
 from .config import ModelConfig, get_config, list_configs
-from .hear import PRECISIONS, TIMESTAMP_MODES, HearModel
+from .hear import HearModel
 from .model import MaskedAutoencoder
 
 __version__ = "0.1.0"

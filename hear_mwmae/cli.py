@@ -115,7 +115,6 @@ def _save_npy(path: Path, array) -> None:
 
 def _cmd_embed(args) -> int:
     import numpy as np
-    import torch
     from tqdm import tqdm
 
     from . import load_model

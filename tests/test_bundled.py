@@ -1,7 +1,6 @@
 """The weights bundled inside the package: `load_model()` with no argument, offline."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

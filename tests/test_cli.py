@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import soundfile as sf
 import torch
 import torchaudio
