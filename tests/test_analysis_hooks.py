@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hear_mwmae.analysis.conditions import mask_noise, run_condition, visible_positions
+from hear_mwmae.analysis.conditions import check_condition, mask_noise, run_condition, visible_positions
 from hear_mwmae.analysis.hooks import AttentionHooks, attention_layers, head_masks
 
 
@@ -167,3 +167,16 @@ def test_hook_arguments_are_validated(mw):
         AttentionHooks(mw, "encoder", span=-1)
     with pytest.raises(ValueError, match="out of range"):
         head_masks([(2, 0)], 2, 2)
+
+
+def test_condition_arguments_are_validated():
+    with pytest.raises(ValueError, match=r"mask_ratio must be in \[0, 1\)"):
+        check_condition("encoder", 1.0, "all")
+    with pytest.raises(ValueError, match="query_set must be one of"):
+        check_condition("decoder", 0.5, "hidden")
+    with pytest.raises(ValueError, match="encoder sees only visible"):
+        check_condition("encoder", 0.5, "masked")
+    # Nothing is masked at ratio 0: rejected up front, for every analysis that runs a condition.
+    with pytest.raises(ValueError, match="needs mask_ratio > 0"):
+        check_condition("decoder", 0.0, "masked")
+    check_condition("decoder", 0.0, "visible")

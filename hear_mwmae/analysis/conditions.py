@@ -34,6 +34,8 @@ def check_condition(part: str, mask_ratio: float, query_set: str) -> None:
         raise ValueError(f"query_set must be one of {QUERY_SETS}, got {query_set!r}")
     if part == "encoder" and query_set != "all":
         raise ValueError("the encoder sees only visible tokens: use query_set='all' for the encoder")
+    if query_set == "masked" and mask_ratio == 0.0:
+        raise ValueError("query_set='masked' needs mask_ratio > 0 (nothing is masked at 0)")
 
 
 @torch.no_grad()

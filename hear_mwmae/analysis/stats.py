@@ -118,8 +118,6 @@ def collect_attention_stats(model, logmel: torch.Tensor, part: str = "encoder", 
         :meth:`AttentionStats.result` arrays (L, H) etc.
     """
     check_condition(part, mask_ratio, query_set)
-    if part == "decoder" and mask_ratio == 0.0 and query_set == "masked":
-        raise ValueError("query_set='masked' needs mask_ratio > 0")
     model = model.eval()
     if device is not None:
         model = model.to(device)
