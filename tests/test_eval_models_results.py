@@ -152,8 +152,8 @@ def test_rebuilt_task_invalidates_cached_embeddings(tmp_path):
     (emb / ".done.embeddings").write_text("")
     (emb / TASK_MARKER).write_text(task_fingerprint(task))
     run = TaskRun("m", task.name, task, emb)
-    _drop_if_stale(run, tmp_path / "model")
+    _drop_if_stale(run, tmp_path / "model", task_fingerprint(task))
     assert emb.is_dir()  # same task: kept
     (task / "train.json").write_text("{}")  # the task was rebuilt with other clips
-    _drop_if_stale(run, tmp_path / "model")
+    _drop_if_stale(run, tmp_path / "model", task_fingerprint(task))
     assert not emb.exists()

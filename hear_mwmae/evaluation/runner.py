@@ -113,10 +113,10 @@ def task_fingerprint(task_dir: Path) -> str:
     return h.hexdigest()
 
 
-def _drop_if_stale(r: TaskRun, model_dir: Path) -> None:
+def _drop_if_stale(r: TaskRun, model_dir: Path, fingerprint: str) -> None:
     """Forget a task's cached embeddings and predictions if the task changed since they were made."""
     marker = r.embedding_dir / TASK_MARKER
-    if marker.is_file() and marker.read_text() != task_fingerprint(r.task_dir):
+    if marker.is_file() and marker.read_text() != fingerprint:
         shutil.rmtree(r.embedding_dir)
         shutil.rmtree(model_dir / "seeds" / r.task, ignore_errors=True)
 
@@ -139,8 +139,9 @@ def run_model(spec: ModelSpec, tasks: list[Path], out_dir: Path, grid: str = "de
     _claim_folder(model_dir, spec)
     emb_root = model_dir / "embeddings" / (spec.module + _options_suffix(spec.options))
     runs = [TaskRun(spec.slug, t.name, t, emb_root / t.name) for t in tasks]
+    fingerprints = {r.task: task_fingerprint(r.task_dir) for r in runs}
     for r in runs:
-        _drop_if_stale(r, model_dir)
+        _drop_if_stale(r, model_dir, fingerprints[r.task])
     pending = [r for r in runs if not (r.embedding_dir / ".done.embeddings").is_file()]
     if pending:
         staging = model_dir / "tasks"
@@ -157,8 +158,9 @@ def run_model(spec: ModelSpec, tasks: list[Path], out_dir: Path, grid: str = "de
             if not (r.embedding_dir / ".done.embeddings").is_file():
                 r.error = f"embeddings failed (exit {rc}); see {model_dir / 'embeddings.log'}:\n{_tail(model_dir / 'embeddings.log')}"
     for r in runs:
-        if (r.embedding_dir / ".done.embeddings").is_file():
-            atomic_write_bytes(r.embedding_dir / TASK_MARKER, task_fingerprint(r.task_dir).encode())
+        marker = r.embedding_dir / TASK_MARKER
+        if (r.embedding_dir / ".done.embeddings").is_file() and not marker.is_file():
+            atomic_write_bytes(marker, fingerprints[r.task].encode())
         profile = r.embedding_dir / "profile.embeddings.json"
         if profile.is_file():
             r.embed_s = json.loads(profile.read_text()).get("time_elapsed")
