@@ -67,6 +67,20 @@ def test_precompute_reports_bad_files_and_is_resumable(shard_dir):
     assert {p.name: p.stat().st_mtime_ns for p in shard_dir.glob("shard_*")} == before  # nothing rebuilt
 
 
+def test_hours_are_reported_per_source(tmp_path):
+    """A CSV manifest's ``source`` column labels its files; folders and .txt manifests are their own label."""
+    _write_corpus(tmp_path / "audio", n=4)
+    other = _write_corpus(tmp_path / "other", n=2, seed=1)
+    (tmp_path / "m.csv").write_text("path,source\naudio/clip00.wav,tones\naudio/clip01.flac,tones\n"
+                                    "audio/clip02.wav,\n")
+    (tmp_path / "m.txt").write_text("# comment\naudio/clip03.flac\n")
+    sources = [str(tmp_path / "m.csv"), str(tmp_path / "m.txt"), str(other)]
+    shards_mod.precompute(sources, shards_mod.PrecomputeConfig(out=str(tmp_path / "s"), workers=1), progress=False)
+    hours = json.loads((tmp_path / "s" / "report.json").read_text())["hours_per_source"]
+    assert hours == pytest.approx({"tones": (2.5 + 3.5) / 3600, str(tmp_path / "m.csv"): 4.5 / 3600,
+                                   str(tmp_path / "m.txt"): 5.5 / 3600, str(other): (2.5 + 3.5) / 3600}, rel=1e-3)
+
+
 def test_crops_are_normalised_and_deterministic(shard_dir):
     ds = LogMelCrops(shard_dir, seed=3)
     a, b = ds[(0, 5)], ds[(0, 5)]

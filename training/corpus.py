@@ -1,4 +1,4 @@
-"""Audio corpora: folders of files and manifests -> a sorted list of paths; decoding to 16 kHz mono."""
+"""Audio corpora: folders of files and manifests -> {path: source label}; decoding to 16 kHz mono."""
 
 from __future__ import annotations
 
@@ -10,52 +10,46 @@ import numpy as np
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
 
 
-def list_audio(sources: list[str]) -> list[Path]:
+def list_audio(sources: list[str]) -> dict[Path, str]:
     """Folders (searched recursively), audio files, and manifests (.txt: one path a line; .csv:
-    a ``path`` column or the first column) -> sorted unique paths. Relative manifest entries are
-    relative to the manifest."""
-    found: set[Path] = set()
+    a ``path`` column or the first column) -> {path: source label}, sorted by path, unique.
+
+    The label is a CSV manifest's ``source`` column where it has one, else the folder, file or
+    manifest given. Relative manifest entries are relative to the manifest."""
+    found: dict[Path, str] = {}
     for src in sources:
         p = Path(src)
         if p.is_dir():
-            found.update(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            for f in p.rglob("*"):
+                if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES:
+                    found.setdefault(f, src)
         elif p.suffix.lower() in (".txt", ".csv") and p.is_file():
-            found.update(_read_manifest(p))
+            for f, label in _read_manifest(p):
+                found.setdefault(f, label or src)
         elif p.is_file():
-            found.add(p)
+            found.setdefault(p, src)
         else:
             raise FileNotFoundError(f"no such audio folder, file or manifest: {src}")
     if not found:
         raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {sources}")
-    return sorted(found)
+    return dict(sorted(found.items()))
 
 
-def source_labels(sources: list[str]) -> dict[str, str]:
-    """{file: source label}: a manifest's ``source`` column where it has one, else the folder/manifest given."""
-    labels: dict[str, str] = {}
-    for src in sources:
-        p = Path(src)
-        if p.suffix.lower() == ".csv" and p.is_file():
-            with open(p, newline="") as f:
-                for row in csv.DictReader(f):
-                    if row.get("path"):
-                        labels[str(_resolve(p, row["path"]))] = row.get("source") or src
-    return labels
-
-
-def _read_manifest(path: Path) -> list[Path]:
+def _read_manifest(path: Path) -> list[tuple[Path, str | None]]:
+    """(path, source label or None) per manifest entry."""
     if path.suffix.lower() == ".txt":
-        entries = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    else:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-        if not rows:
-            return []
-        header = [h.strip().lower() for h in rows[0]]
-        col = header.index("path") if "path" in header else 0
-        start = 1 if "path" in header else 0
-        entries = [r[col].strip() for r in rows[start:] if r and r[col].strip()]
-    return [_resolve(path, e) for e in entries]
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        return [(_resolve(path, e), None) for e in lines if e and not e.startswith("#")]
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return []
+    header = [h.strip().lower() for h in rows[0]]
+    col = header.index("path") if "path" in header else 0
+    start = 1 if "path" in header else 0
+    label_col = header.index("source") if "path" in header and "source" in header else None
+    return [(_resolve(path, r[col].strip()), (r[label_col].strip() or None) if label_col is not None and label_col < len(r) else None)
+            for r in rows[start:] if r and r[col].strip()]
 
 
 def _resolve(manifest: Path, entry: str) -> Path:

@@ -28,7 +28,7 @@ import numpy as np
 from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
 from hear_mwmae.frontend import SAMPLE_RATE, reflect_index
 
-from .corpus import decode, list_audio, source_labels
+from .corpus import decode, list_audio
 from .data import CROP_FRAMES
 
 
@@ -106,7 +106,8 @@ def precompute(sources: list[str], cfg: PrecomputeConfig, progress: bool = True)
     """Build (or finish) the shards of a corpus; returns the index. See the module docstring."""
     from tqdm import tqdm
 
-    files = [str(f) for f in list_audio(sources)]
+    labels = {str(f): label for f, label in list_audio(sources).items()}
+    files = list(labels)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     n_shards = math.ceil(len(files) / cfg.files_per_shard)
@@ -132,15 +133,14 @@ def precompute(sources: list[str], cfg: PrecomputeConfig, progress: bool = True)
             summaries[summary["shard"]] = summary
             bar.update()
     bar.close()
-    return _write_index(out, [summaries[i] for i in range(n_shards)], cfg, sources)
+    return _write_index(out, [summaries[i] for i in range(n_shards)], cfg, labels)
 
 
-def _write_index(out: Path, summaries: list[dict], cfg: PrecomputeConfig, sources: list[str]) -> dict:
+def _write_index(out: Path, summaries: list[dict], cfg: PrecomputeConfig, labels: dict[str, str]) -> dict:
     hours: dict[str, float] = {}
-    labels = source_labels(sources)
     for s in summaries:
         for c in s["clips"]:
-            src = labels.get(c["file"]) or next((x for x in sources if c["file"].startswith(str(Path(x)))), "other")
+            src = labels.get(c["file"], "other")
             hours[src] = hours.get(src, 0.0) + c["seconds"] / 3600
     index = {
         "dtype": cfg.dtype,
