@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..config import num_kept
+from ..masking import kept_indices
 from .hooks import broadcast_positions
 
 QUERY_SETS = ("all", "masked", "visible")
@@ -19,11 +19,6 @@ def mask_noise(clip_ids, num_patches: int, seed: int, device=None) -> torch.Tens
     """(B, N) float32 uniform noise for ``random_masking``, one seeded stream per clip id."""
     rows = [np.random.default_rng([int(seed), int(i)]).random(num_patches) for i in clip_ids]
     return torch.from_numpy(np.stack(rows).astype(np.float32)).to(device)
-
-
-def visible_positions(noise: torch.Tensor, mask_ratio: float) -> torch.Tensor:
-    """(B, K) patch indices of the tokens ``random_masking`` keeps, in the encoder's order."""
-    return torch.argsort(noise, dim=1, stable=True)[:, : num_kept(noise.shape[1], mask_ratio)]
 
 
 def check_condition(part: str, mask_ratio: float, query_set: str) -> None:
@@ -55,13 +50,13 @@ def run_condition(model, logmel: torch.Tensor, part: str, *, mask_ratio: float, 
         return {"positions": None, "query_mask": None, "mask": None}
     noise = mask_noise(clip_ids, n, seed, logmel.device)
     if part == "encoder":
-        positions = visible_positions(noise, mask_ratio)
+        positions = kept_indices(noise, mask_ratio)
         broadcast_positions(model, "encoder", positions)
         _, mask, _ = model.encoder.forward_masked(logmel, mask_ratio, noise)
         return {"positions": positions, "query_mask": None, "mask": mask}
     if model.decoder is None:
         raise ValueError("this model has no decoder (encoder-only checkpoint)")
-    broadcast_positions(model, "encoder", visible_positions(noise, mask_ratio))
+    broadcast_positions(model, "encoder", kept_indices(noise, mask_ratio))
     broadcast_positions(model, "decoder", None)
     latent, mask, ids_restore = model.encoder.forward_masked(logmel, mask_ratio, noise)
     model.decoder(latent, ids_restore)

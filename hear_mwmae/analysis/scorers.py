@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .conditions import mask_noise, visible_positions
+from ..masking import kept_indices
+from .conditions import mask_noise
 from .hooks import broadcast_positions
 from .stats import iterate_batches
 
@@ -45,7 +46,7 @@ class ReconstructionScorer:
             x = self.logmel[start:stop].to(dev, torch.float32)
             noise = mask_noise(range(start, stop), model.config.num_patches, self.seed, dev)
             ratio = model.config.mask_ratio if self.mask_ratio is None else self.mask_ratio
-            broadcast_positions(model, "encoder", visible_positions(noise, ratio))  # for span-limit hooks
+            broadcast_positions(model, "encoder", kept_indices(noise, ratio))  # for span-limit hooks
             broadcast_positions(model, "decoder", None)
             loss, _, _ = model(x, noise=noise, mask_ratio=self.mask_ratio)
             total += float(loss) * (stop - start)  # every clip has the same number of masked patches
