@@ -30,6 +30,15 @@ def relative_position_index(window: int, device=None) -> torch.Tensor:
     return pos[:, None] - pos[None, :] + window - 1
 
 
+def same_window(n: int, window: int, device=None) -> torch.Tensor:
+    """(n, n) bool: key j is in query i's window. Windows are contiguous chunks [m·w, (m+1)·w) of
+    the token *sequence* (MW-MHA); ``window`` 0 is a global head (all True)."""
+    if window == 0:
+        return torch.ones(n, n, dtype=torch.bool, device=device)
+    pos = torch.arange(n, device=device)
+    return (pos[:, None] // window) == (pos[None, :] // window)
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """softmax(q kᵀ / √hd + bias) v for q, k, v (..., N, hd) and bias broadcastable to (..., N, N).
 
@@ -141,10 +150,9 @@ class MultiWindowAttention(nn.Module):
         for h, w in enumerate(self.window_sizes):
             if w == 0:
                 continue
-            same_window = (pos[:, None] // w) == (pos[None, :] // w)
             rel = (pos[:, None] % w) - (pos[None, :] % w) + w - 1  # i − j + w − 1 inside a window
             bias = self.relative_position_bias[f"head{h}"].to(device=device, dtype=dtype)[rel]
-            mask[h] = torch.where(same_window, bias, torch.full_like(bias, -math.inf))
+            mask[h] = torch.where(same_window(n, w, device), bias, torch.full_like(bias, -math.inf))
         return mask
 
     def _forward_explicit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -108,6 +108,9 @@ def test_window_heads_measured_on_the_real_module():
 def test_window_mask_and_uniform_attention():
     m = window_mask((2, 0), 6)
     assert m[0].sum() == 12 and m[1].all()
+    assert torch.equal(m[0, :2, :2], torch.ones(2, 2, dtype=torch.bool)) and not m[0, 1, 2]
+    module = MultiWindowAttention(12, 3, (3, 0, 2))  # the keys the model itself lets through
+    assert torch.equal(window_mask((3, 0, 2), 6), module.attention_mask(6).isfinite())
     a = uniform_attention((2, 0), 6, num_prefix=1)
     assert a.shape == (2, 7, 7) and torch.allclose(a[:, 1:].sum(-1), torch.ones(2, 6, dtype=torch.float64))
     assert torch.all(a[:, :, 0] == 0)  # no weight on the CLS key

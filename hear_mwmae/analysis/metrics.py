@@ -23,6 +23,7 @@ import functools
 
 import torch
 
+from ..attention import same_window
 from .grid import DEFAULT_VARIANTS, TokenGrid, check_variants
 
 CLS_POLICIES = ("renormalize", "raw")
@@ -32,15 +33,12 @@ _TINY = 1e-300
 def window_mask(window_sizes, n: int, device=None) -> torch.Tensor:
     """(H, n, n) bool: True where key j is in query i's window (all True for a global head, w = 0).
 
-    Windows are contiguous chunks of the token *sequence* [m·w, (m+1)·w), as in MW-MHA.
+    The same windows as the model's attention mask (:func:`hear_mwmae.attention.same_window`).
     """
-    pos = torch.arange(n, device=device)
-    masks = []
-    for w in window_sizes:
-        if w < 0 or (w > 0 and n % w):
-            raise ValueError(f"window size {w} does not divide the sequence length {n}")
-        masks.append((pos[:, None] // w) == (pos[None, :] // w) if w > 0 else torch.ones(n, n, dtype=torch.bool, device=device))
-    return torch.stack(masks)
+    bad = [w for w in window_sizes if w < 0 or (w > 0 and n % w)]
+    if bad:
+        raise ValueError(f"window size {bad[0]} does not divide the sequence length {n}")
+    return torch.stack([same_window(n, w, device) for w in window_sizes])
 
 
 def uniform_attention(window_sizes, num_patches: int, num_prefix: int = 0, device=None) -> torch.Tensor:
