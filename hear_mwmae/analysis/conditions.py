@@ -62,3 +62,30 @@ def run_condition(model, logmel: torch.Tensor, part: str, *, mask_ratio: float, 
     model.decoder(latent, ids_restore)
     query_mask = {"all": None, "masked": mask > 0.5, "visible": mask < 0.5}[query_set]
     return {"positions": None, "query_mask": query_mask, "mask": mask}
+
+
+def iterate_batches(num: int, batch_size: int):
+    """Index ranges [start, stop) of consecutive batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return [(s, min(num, s + batch_size)) for s in range(0, num, batch_size)]
+
+
+def run_batches(model, logmel: torch.Tensor, part: str, hooks, *, mask_ratio: float, seed: int, query_set: str,
+                batch_size: int, progress: str | None = None):
+    """Run ``part`` under a condition over (K, T, F) crops, batch by batch.
+
+    Yields ``(start, stop, condition)`` (see :func:`run_condition`) while ``hooks`` hold that
+    batch's captures; they are cleared before the next batch. ``progress``: a tqdm label, or None.
+    """
+    dev = next(model.parameters()).device
+    batches = iterate_batches(len(logmel), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, desc=progress, unit="batch")
+    for start, stop in batches:
+        cond = run_condition(model, logmel[start:stop].to(dev, torch.float32), part, mask_ratio=mask_ratio,
+                             seed=seed, clip_ids=range(start, stop), query_set=query_set)
+        yield start, stop, cond
+        hooks.clear()

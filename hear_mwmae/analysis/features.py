@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .conditions import check_condition, run_condition
+from .conditions import check_condition, run_batches
 from .hooks import AttentionHooks, attention_layers
-from .stats import iterate_batches
 
 
 def token_subset(eligible: np.ndarray, count: int, seed: int, clip_id: int) -> np.ndarray:
@@ -39,20 +38,14 @@ def collect_head_features(model, logmel: torch.Tensor, part: str = "encoder", *,
     if isinstance(tokens_per_clip, bool) or not isinstance(tokens_per_clip, int) or tokens_per_clip < 1:
         raise ValueError(f"tokens_per_clip must be a positive int, got {tokens_per_clip!r}")
     model = model.eval() if device is None else model.to(device).eval()
-    dev = next(model.parameters()).device
     num = len(attention_layers(model, part))
     layers = list(range(num)) if layers is None else [int(i) for i in layers]
     prefix = getattr(model, part).num_prefix
     out: dict[int, list[np.ndarray]] = {i: [] for i in layers}
-    batches = iterate_batches(len(logmel), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        batches = tqdm(batches, desc=f"head features ({part})", unit="batch")
     with AttentionHooks(model, part, layers=layers, head_outputs=True) as hooks:
-        for start, stop in batches:
-            cond = run_condition(model, logmel[start:stop].to(dev, torch.float32), part,
-                                 mask_ratio=mask_ratio, seed=seed, clip_ids=range(start, stop), query_set=query_set)
+        for start, stop, cond in run_batches(model, logmel, part, hooks, mask_ratio=mask_ratio, seed=seed,
+                                             query_set=query_set, batch_size=batch_size,
+                                             progress=f"head features ({part})" if progress else None):
             for b, clip in enumerate(range(start, stop)):
                 qm = cond["query_mask"]
                 n_tok = hooks.head_outputs[layers[0]].shape[1] - prefix
@@ -60,7 +53,6 @@ def collect_head_features(model, logmel: torch.Tensor, part: str = "encoder", *,
                 rows = token_subset(eligible, tokens_per_clip, seed, clip) + prefix
                 for i in layers:
                     out[i].append(hooks.head_outputs[i][b, rows].float().cpu().numpy())
-            hooks.clear()
     return {i: np.concatenate(v) for i, v in out.items()}
 
 

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 
 from ..masking import kept_indices
-from .conditions import mask_noise
+from .conditions import iterate_batches, mask_noise
 from .hooks import broadcast_positions
-from .stats import iterate_batches
 
 
 class ReconstructionScorer:

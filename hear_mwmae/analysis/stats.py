@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .conditions import check_condition, run_condition
+from .conditions import check_condition, run_batches
 from .grid import DEFAULT_VARIANTS, TokenGrid, check_variants
 from .hooks import AttentionHooks, attention_layers
 from .metrics import CLS_POLICIES, clip_head_stats, uniform_baseline
@@ -94,13 +94,6 @@ class AttentionStats:
         return out
 
 
-def iterate_batches(num: int, batch_size: int):
-    """Index ranges [start, stop) of consecutive batches."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    return [(s, min(num, s + batch_size)) for s in range(0, num, batch_size)]
-
-
 @torch.no_grad()
 def collect_attention_stats(model, logmel: torch.Tensor, part: str = "encoder", *, mask_ratio: float = 0.0,
                             seed: int = 0, batch_size: int = 8, query_set: str = "all",
@@ -121,22 +114,14 @@ def collect_attention_stats(model, logmel: torch.Tensor, part: str = "encoder", 
     model = model.eval()
     if device is not None:
         model = model.to(device)
-    dev = next(model.parameters()).device
     layers = attention_layers(model, part)
     windows = layers[0].window_sizes
     acc = AttentionStats(TokenGrid.from_config(model.config), len(layers), layers[0].num_heads, windows,
                          variants, cls_policy)
-    batches = iterate_batches(len(logmel), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        batches = tqdm(batches, desc=f"attention ({part})", unit="batch")
     with AttentionHooks(model, part, weights=True) as hooks:
-        for start, stop in batches:
-            x = logmel[start:stop].to(dev, torch.float32)
-            cond = run_condition(model, x, part, mask_ratio=mask_ratio, seed=seed,
-                                 clip_ids=range(start, stop), query_set=query_set)
+        for _, _, cond in run_batches(model, logmel, part, hooks, mask_ratio=mask_ratio, seed=seed,
+                                      query_set=query_set, batch_size=batch_size,
+                                      progress=f"attention ({part})" if progress else None):
             for i in range(len(layers)):
                 acc.update(i, hooks.attention[i], cond["positions"], cond["query_mask"])
-            hooks.clear()
     return acc.result()
