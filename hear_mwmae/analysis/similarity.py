@@ -97,6 +97,24 @@ def _weights(side: Prepared, rot: np.ndarray) -> np.ndarray:
     return raw / raw.sum()
 
 
+def _pwcca_terms(a: Prepared, b: Prepared, cross=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ρ, α of side x, α of side y): one canonical SVD for every PWCCA direction."""
+    rho, u, vt = canonical(a, b, cross)
+    return rho, _weights(a, u), _weights(b, vt.T)
+
+
+def _side(direction: str, a: Prepared, b: Prepared) -> str:
+    """Resolve ``"smaller"`` to the side with fewer kept neurons."""
+    if direction == "smaller":
+        return "x" if a.kept.sum() <= b.kept.sum() else "y"
+    return direction
+
+
+def _pwcca_value(rho: np.ndarray, wx: np.ndarray, wy: np.ndarray, side: str) -> float:
+    sx, sy = float(wx @ rho), float(wy @ rho)
+    return {"x": sx, "y": sy, "mean": 0.5 * (sx + sy)}[side]
+
+
 def pair_value(a: Prepared, b: Prepared, metric: str = "pwcca", *, cross=None, direction: str = "x",
                threshold: float = 0.99) -> float:
     """One similarity between two prepared representations (NaN if either has rank 0)."""
@@ -111,18 +129,13 @@ def pair_value(a: Prepared, b: Prepared, metric: str = "pwcca", *, cross=None, d
     if metric == "svcca":
         rho, _, _ = canonical(a, b, cross, a.svcca_rank(threshold), b.svcca_rank(threshold))
         return float(rho.mean())
-    rho, u, vt = canonical(a, b, cross)
     if metric == "cca":
-        return float(rho.mean())
+        return float(canonical(a, b, cross)[0].mean())
     if metric != "pwcca":
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    sx = float(_weights(a, u) @ rho)
-    sy = float(_weights(b, vt.T) @ rho)
-    if direction == "smaller":
-        direction = "x" if a.kept.sum() <= b.kept.sum() else "y"
-    return {"x": sx, "y": sy, "mean": 0.5 * (sx + sy)}[direction]
+    return _pwcca_value(*_pwcca_terms(a, b, cross), _side(direction, a, b))
 
 
 def _warn_if_few(n: int, p: int, q: int) -> None:
@@ -186,11 +199,10 @@ def pwcca(x, y, direction: str = "x", mode: str = "paper", var_threshold: float 
     if ka is not None:  # reduced representations: the kept SVD directions are the new neurons
         a = Prepared(a.basis[:, :ka], a.sv[:ka], np.eye(ka), np.ones(ka, dtype=bool))
         b = Prepared(b.basis[:, :kb], b.sv[:kb], np.eye(kb), np.ones(kb, dtype=bool))
-    rho, u, vt = canonical(a, b)
-    side = direction if direction != "smaller" else ("x" if a.kept.sum() <= b.kept.sum() else "y")
-    alpha = _weights(a, u) if side in ("x", "mean") else _weights(b, vt.T)
-    sim = pair_value(a, b, "pwcca", direction=side)
-    return PWCCAResult(sim, rho, alpha, float(rho.mean()), side)
+    rho, wx, wy = _pwcca_terms(a, b)
+    side = _side(direction, a, b)
+    alpha = wx if side in ("x", "mean") else wy
+    return PWCCAResult(_pwcca_value(rho, wx, wy, side), rho, alpha, float(rho.mean()), side)
 
 
 def pwcca_compat(x, y, epsilon: float = 0.0) -> PWCCAResult:
