@@ -18,14 +18,19 @@ def _check_metric(metric: str, direction: str) -> None:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
 
 
-def _prepare_all(reps, name: str) -> list[Prepared]:
+def _check_all(reps, name: str) -> list[np.ndarray]:
+    """Validated (datapoints, neurons) matrices, all with the same datapoints."""
     if not isinstance(reps, (list, tuple)) or not reps:
         raise TypeError(f"{name} must be a non-empty list of (datapoints, neurons) arrays")
-    prepared = [prepare(as_matrix(r, f"{name}[{i}]")) for i, r in enumerate(reps)]
-    rows = {p.basis.shape[0] for p in prepared}
+    mats = [as_matrix(r, f"{name}[{i}]") for i, r in enumerate(reps)]
+    rows = {m.shape[0] for m in mats}
     if len(rows) != 1:
         raise ValueError(f"all representations need the same datapoints (rows), got {sorted(rows)}")
-    return prepared
+    return mats
+
+
+def _prepare_all(reps, name: str) -> list[Prepared]:
+    return [prepare(m) for m in _check_all(reps, name)]
 
 
 def _blocks(count: int, size: int = 16):
@@ -105,8 +110,19 @@ def matrix_null(reps_a, reps_b=None, metric: str = "pwcca", n_perm: int = 5, see
     if n_perm < 1:
         return np.zeros(0)
     rng = np.random.default_rng(seed)
-    pa = _prepare_all(reps_a, "reps_a")
-    pb = pa if reps_b is None else _prepare_all(reps_b, "reps_b")
-    vals = [_null(pa[rng.integers(len(pa))], pb[rng.integers(len(pb))], metric, 1, rng, direction, threshold)[0]
-            for _ in range(n_perm)]
+    ma = _check_all(reps_a, "reps_a")
+    mb = ma if reps_b is None else _check_all(reps_b, "reps_b")
+    cache: dict[tuple[int, int], Prepared] = {}
+
+    def prepared(mats: list[np.ndarray], i: int) -> Prepared:  # only the sampled heads are decomposed
+        key = (id(mats), i)
+        if key not in cache:
+            cache[key] = prepare(mats[i])
+        return cache[key]
+
+    vals = []
+    for _ in range(n_perm):
+        a = prepared(ma, int(rng.integers(len(ma))))
+        b = prepared(mb, int(rng.integers(len(mb))))
+        vals.append(_null(a, b, metric, 1, rng, direction, threshold)[0])
     return np.asarray(vals)
