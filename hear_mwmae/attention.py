@@ -80,6 +80,9 @@ class MultiWindowAttention(nn.Module):
         self.window_sizes = window_sizes
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
+        # Optional (B, H, N, N) -> (B, H, N, N) edit of the attention weights before they mix the
+        # values, on the explicit path only; analysis hooks set it (span limits), nothing else does.
+        self.weight_filter = None
         # One bias table per windowed head, keyed by head index ("head3"), shape (2w - 1,).
         self.relative_position_bias = nn.ParameterDict(
             {f"head{h}": nn.Parameter(torch.zeros(2 * w - 1)) for h, w in enumerate(window_sizes) if w > 0}
@@ -162,5 +165,7 @@ class MultiWindowAttention(nn.Module):
         if not self.is_global:
             logits = logits + self.attention_mask(n, device=x.device, dtype=logits.dtype)
         attn = logits.softmax(dim=-1)
+        if self.weight_filter is not None:
+            attn = self.weight_filter(attn)
         out = (attn @ v).transpose(1, 2).reshape(b, n, d)
         return self.proj(out), attn

@@ -57,6 +57,7 @@ def test_hooks_leave_no_trace(mw, x):
     assert torch.equal(before, after) and not torch.allclose(before, during)
     for m in attention_layers(mw, "encoder"):
         assert not (m._forward_hooks or m._forward_pre_hooks or m.proj._forward_pre_hooks)
+        assert m.weight_filter is None
 
 
 class _NoBranch(nn.Module):
@@ -109,20 +110,22 @@ def test_span_limit(mw, x):
         for mode in ("renormalize", "zero"):
             with AttentionHooks(mw, "encoder", span=49, span_mode=mode):  # T_p − 1: no limit at all
                 torch.testing.assert_close(mw.encoder.forward_features(x), ref, atol=1e-5, rtol=1e-5)
-        with AttentionHooks(mw, "encoder", layers=[0], weights=True, span=2) as hooks:
+        with AttentionHooks(mw, "encoder", layers=[0], weights=True, head_outputs=True, span=2) as hooks:
             mw.encoder.forward_features(x)
-        limited = hooks.attention[0]
+        limited, heads = hooks.attention[0], hooks.head_outputs[0]
         with AttentionHooks(mw, "encoder", layers=[0], weights=True, span=2, span_mode="zero") as hooks:
             mw.encoder.forward_features(x)
         zero_only = hooks.attention[0]
     # Renormalised span = softmax with a −inf band on the logits (computed by hand here).
     m = attention_layers(mw, "encoder")[0]
-    q, k, _ = m.qkv(seen[0][0]).view(2, 250, 3, 2, 32).permute(2, 0, 3, 1, 4).unbind(0)
+    q, k, v = m.qkv(seen[0][0]).view(2, 250, 3, 2, 32).permute(2, 0, 3, 1, 4).unbind(0)
     t = torch.arange(250) // 5
     band = torch.where((t[:, None] - t[None, :]).abs() <= 2, 0.0, -math.inf)
     manual = ((q @ k.transpose(-2, -1)) / math.sqrt(32) + band).softmax(-1)
     torch.testing.assert_close(limited, manual.detach(), atol=1e-6, rtol=1e-5)
     assert torch.all(zero_only.sum(-1) < 1) and torch.all(zero_only[..., band.isinf()] == 0)
+    # the heads mix the values with the limited weights
+    torch.testing.assert_close(heads, (limited @ v).transpose(1, 2).detach(), atol=1e-5, rtol=1e-5)
 
 
 def test_span_on_the_masked_encoder_uses_true_positions(mw, x):

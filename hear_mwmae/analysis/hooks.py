@@ -1,7 +1,7 @@
 """Capture and intervention hooks on the attention layers (analysis-spec.md §5.1).
 
-Built on public PyTorch module hooks only, so the model code is untouched and the fused
-(SDPA) path stays the default: nothing changes once the hooks are removed.
+Built on public PyTorch module hooks plus the attention module's ``weight_filter`` slot (span
+limits only), so the fused (SDPA) path stays the default: nothing changes once the hooks are removed.
 
 * **Head outputs** (per-head context vectors softmax(qkᵀ/√d)v *before* the output projection)
   are read by a forward pre-hook on ``attn.proj``; they come from whichever path runs.
@@ -11,7 +11,8 @@ Built on public PyTorch module hooks only, so the model code is untouched and th
   explicit path) and a forward hook hands the caller the output it asked for.
 * **Span limit** (SAT refinement): weights with |Δt| > r (time steps of the patch grid) are set
   to 0, then rows are renormalised (``span_mode="renormalize"``, identical to a −inf logits
-  band) or not (``"zero"``, SAT's zero-only); the output is recomputed from the limited weights.
+  band) or not (``"zero"``, SAT's zero-only). The module applies the limit itself (its
+  ``weight_filter``) before the weights mix the values, so the output comes from the limited weights.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class AttentionHooks:
             if explicit:
                 self._handles.append(m.register_forward_pre_hook(self._pre_hook(i), with_kwargs=True))
                 self._handles.append(m.register_forward_hook(self._post_hook(i), with_kwargs=True))
+            if self.span is not None:  # limits the weights inside the module, before they mix values
+                if m.weight_filter is not None:
+                    raise RuntimeError("another AttentionHooks with a span limit is active on this model")
+                m.weight_filter = self._limit_span
             if i in self.head_mask or (self.capture_heads and i in self.layers):
                 self._handles.append(m.proj.register_forward_pre_hook(self._proj_hook(i, m)))
         _ACTIVE.add(self)
@@ -124,6 +129,9 @@ class AttentionHooks:
 
     def remove(self) -> None:
         _ACTIVE.discard(self)
+        for m in self.modules:
+            if m.weight_filter == self._limit_span:
+                m.weight_filter = None
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -143,13 +151,7 @@ class AttentionHooks:
 
     def _post_hook(self, i: int):
         def hook(module, args, kwargs, output):
-            out, attn = output
-            if self.span is not None:
-                x = args[0] if args else kwargs["x"]
-                attn = self._limit_span(attn)
-                b, n, d = x.shape
-                v = module.qkv(x).view(b, n, 3, module.num_heads, module.head_dim)[:, :, 2].transpose(1, 2)
-                out = module.proj((attn @ v).transpose(1, 2).reshape(b, n, d))  # proj hook sees the new heads
+            out, attn = output  # attn is already span-limited (weight_filter)
             if self.capture_weights and i in self.layers:
                 self.attention[i] = attn.detach()
             return (out, attn) if self._caller_wants_attention.get(i) else out
