@@ -12,13 +12,14 @@ import torch
 
 from .checkpoint import CheckpointError, CheckpointNotFoundError, load_checkpoint
 from .config import ModelConfig, get_config, list_configs
-from .hear import HearModel
+from .hear import PRECISIONS, TIMESTAMP_MODES, HearModel
 from .model import MaskedAutoencoder
 
 __version__ = "0.1.0"
 __all__ = [
     "load_model", "get_scene_embeddings", "get_timestamp_embeddings", "HearModel", "MaskedAutoencoder",
     "ModelConfig", "get_config", "list_configs", "CheckpointError", "CheckpointNotFoundError",
+    "PRECISIONS", "TIMESTAMP_MODES",
 ]
 
 _LOAD_OPTIONS = ("chunk_batch_size", "timestamp_mode", "precision", "compile", "device", "seed", "sample_rate")

@@ -120,6 +120,8 @@ class MultiWindowAttention(nn.Module):
         self._check_windows(n)
         if return_attention:
             return self._forward_explicit(x)
+        if self.weight_filter is not None:  # the filter edits explicit weights: never skip it silently
+            return self._forward_explicit(x)[0]
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim)
         if self.is_global:
             q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, hd)

@@ -186,3 +186,14 @@ def test_condition_arguments_are_validated():
     with pytest.raises(ValueError, match="needs mask_ratio > 0"):
         check_condition("decoder", 0.0, "masked")
     check_condition("decoder", 0.0, "visible")
+
+
+def test_a_second_span_limit_is_refused_without_leaving_hooks(mw, x):
+    with torch.no_grad(), AttentionHooks(mw, "encoder", span=1):
+        with pytest.raises(RuntimeError, match="span limit is active"):
+            AttentionHooks(mw, "encoder", span=2).__enter__()
+        limited = mw.encoder.forward_features(x)  # the filter also applies when nobody asks for weights
+    for m in attention_layers(mw, "encoder"):
+        assert not (m._forward_hooks or m._forward_pre_hooks) and m.weight_filter is None
+    with torch.no_grad():
+        assert not torch.allclose(limited, mw.encoder.forward_features(x))

@@ -74,11 +74,12 @@ def test_hours_are_reported_per_source(tmp_path):
     (tmp_path / "m.csv").write_text("path,source\naudio/clip00.wav,tones\naudio/clip01.flac,tones\n"
                                     "audio/clip02.wav,\n")
     (tmp_path / "m.txt").write_text("# comment\naudio/clip03.flac\n")
-    sources = [str(tmp_path / "m.csv"), str(tmp_path / "m.txt"), str(other)]
+    sources = [str(tmp_path / "m.csv"), str(tmp_path / "m.txt"), str(other), str(tmp_path / "audio")]
     shards_mod.precompute(sources, shards_mod.PrecomputeConfig(out=str(tmp_path / "s"), workers=1), progress=False)
     hours = json.loads((tmp_path / "s" / "report.json").read_text())["hours_per_source"]
     assert hours == pytest.approx({"tones": (2.5 + 3.5) / 3600, str(tmp_path / "m.csv"): 4.5 / 3600,
                                    str(tmp_path / "m.txt"): 5.5 / 3600, str(other): (2.5 + 3.5) / 3600}, rel=1e-3)
+    # the folder adds no file the manifests named already: each file counts once, under its first source
 
 
 def test_crops_are_normalised_and_deterministic(shard_dir):

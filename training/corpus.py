@@ -15,7 +15,8 @@ def list_audio(sources: list[str]) -> dict[Path, str]:
     a ``path`` column or the first column) -> {path: source label}, sorted by path, unique.
 
     The label is a CSV manifest's ``source`` column where it has one, else the folder, file or
-    manifest given. Relative manifest entries are relative to the manifest."""
+    manifest given. A file named by several sources counts once, under the first source listed.
+    Relative manifest entries are relative to the manifest."""
     found: dict[Path, str] = {}
     for src in sources:
         p = Path(src)

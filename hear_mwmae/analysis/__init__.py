@@ -1,6 +1,6 @@
 """Attention-head analyses for MW-MAE / MAE (analysis-spec.md §1–3, §5).
 
-* capture: :class:`AttentionHooks` (weights, per-head outputs, head mask, span limit), no model edits;
+* capture: :class:`AttentionHooks` (weights, per-head outputs, head mask, span limit); nothing stays once removed;
 * metrics on the time × frequency grid: :class:`TokenGrid`, :func:`clip_head_stats`,
   :func:`collect_attention_stats` (streamed, float64, with uniform baselines and CLS handling);
 * similarity: :func:`cca`, :func:`svcca`, :func:`pwcca`, :func:`linear_cka`,

@@ -110,14 +110,14 @@ class AttentionHooks:
 
     # ---- life cycle ---------------------------------------------------------------------
     def __enter__(self) -> "AttentionHooks":
+        if self.span is not None and any(m.weight_filter is not None for m in self.modules):
+            raise RuntimeError("another AttentionHooks with a span limit is active on this model")
         for i, m in enumerate(self.modules):
             explicit = self.span is not None or (self.capture_weights and i in self.layers)
             if explicit:
                 self._handles.append(m.register_forward_pre_hook(self._pre_hook(i), with_kwargs=True))
                 self._handles.append(m.register_forward_hook(self._post_hook(i), with_kwargs=True))
             if self.span is not None:  # limits the weights inside the module, before they mix values
-                if m.weight_filter is not None:
-                    raise RuntimeError("another AttentionHooks with a span limit is active on this model")
                 m.weight_filter = self._limit_span
             if i in self.head_mask or (self.capture_heads and i in self.layers):
                 self._handles.append(m.proj.register_forward_pre_hook(self._proj_hook(i, m)))
