@@ -33,6 +33,8 @@ def relative_position_index(window: int, device=None) -> torch.Tensor:
 def same_window(n: int, window: int, device=None) -> torch.Tensor:
     """(n, n) bool: key j is in query i's window. Windows are contiguous chunks [m·w, (m+1)·w) of
     the token *sequence* (MW-MHA); ``window`` 0 is a global head (all True)."""
+    if window < 0 or (window > 0 and n % window):
+        raise ValueError(f"window size {window} does not divide the sequence length {n}")
     if window == 0:
         return torch.ones(n, n, dtype=torch.bool, device=device)
     pos = torch.arange(n, device=device)

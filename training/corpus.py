@@ -46,11 +46,16 @@ def _read_manifest(path: Path) -> list[tuple[Path, str | None]]:
     if not rows:
         return []
     header = [h.strip().lower() for h in rows[0]]
-    col = header.index("path") if "path" in header else 0
-    start = 1 if "path" in header else 0
-    label_col = header.index("source") if "path" in header and "source" in header else None
-    return [(_resolve(path, r[col].strip()), (r[label_col].strip() or None) if label_col is not None and label_col < len(r) else None)
-            for r in rows[start:] if r and r[col].strip()]
+    has_header = "path" in header
+    col = header.index("path") if has_header else 0
+    label_col = header.index("source") if has_header and "source" in header else None
+    entries = []
+    for r in rows[1 if has_header else 0:]:
+        if not r or not r[col].strip():
+            continue
+        label = r[label_col].strip() if label_col is not None and label_col < len(r) else ""
+        entries.append((_resolve(path, r[col].strip()), label or None))
+    return entries
 
 
 def _resolve(manifest: Path, entry: str) -> Path:

@@ -88,5 +88,8 @@ def _spread(files: list[str], limit: int | None) -> list[str]:
     """At most ``limit`` files, taken round-robin over the class folders (all classes stay present)."""
     if limit is None:
         return files
-    n_classes = len({f.split("/")[0] for f in files})
-    return sorted(round_robin(files, lambda f: f.split("/")[0])[: max(limit, n_classes)])
+    def word(f: str) -> str:  # the class folder
+        return f.split("/")[0]
+
+    n_classes = len(set(map(word, files)))
+    return sorted(round_robin(files, word)[: max(limit, n_classes)])
