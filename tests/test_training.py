@@ -265,3 +265,26 @@ def test_init_from_an_export_starts_a_new_run_from_its_weights(shard_dir, tmp_pa
     encoder_only = export(tmp_path / "a", tmp_path / "enc", encoder_only=True)
     with pytest.raises(ValueError, match="encoder-only.*decoder"):
         train(TrainConfig(out=str(tmp_path / "e"), steps=1, init_from=str(encoder_only), **kwargs))
+
+
+def test_packed_shards_round_trip_within_half_a_level(shard_dir, tmp_path):
+    """recipes/bundled_weights: the 7-bit transport of the shards the bundled weights trained on."""
+    recipe = REPO / "recipes" / "bundled_weights"
+    packed, restored = tmp_path / "packed", tmp_path / "restored"
+    for script, src, dst in (("pack_shards.py", shard_dir, packed), ("unpack_shards.py", packed, restored)):
+        subprocess.run([sys.executable, str(recipe / script), str(src), str(dst)], check=True, capture_output=True)
+    q = json.loads((packed / "quantization.json").read_text())
+    half_level = (q["hi"] - q["lo"]) / q["levels"] / 2
+    index = json.loads((shard_dir / "index.json").read_text())
+    for sh in index["shards"]:
+        before = np.load(shard_dir / sh["npy"]).astype(np.float32)
+        after = np.load(restored / sh["npy"])
+        assert after.dtype == np.float16 and after.shape == before.shape
+        err = np.abs(after.astype(np.float32) - before)
+        assert err.max() <= half_level * 1.01 + 1e-2 and err.max() > 0  # fp16 rounding on top of the level
+    ours, theirs = LogMelCrops(restored), LogMelCrops(shard_dir)
+    assert len(ours) == len(theirs)
+    shard, start, frames, mean, std = ours.clips[3]
+    full = np.load(ours.shard_files[shard])[start : start + frames].astype(np.float64)
+    assert mean == pytest.approx(full.mean(), abs=1e-6) and std == pytest.approx(full.std(), abs=1e-6)
+    assert (ours[(0, 3)] - theirs[(0, 3)]).abs().max() < 0.1  # same crop, nearly the same values

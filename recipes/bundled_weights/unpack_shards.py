@@ -1,0 +1,46 @@
+"""Restore float16 log-mel shards from ``pack_shards.py`` output (same layout as training.shards).
+
+Each clip's mean and population std are recomputed on the restored values, so the crops that
+``training.data`` normalises are normalised with their own statistics.
+
+    python recipes/bundled_weights/unpack_shards.py packed/ shards/
+"""
+
+import argparse
+import json
+import lzma
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def unpack(src: Path, dst: Path) -> int:
+    index = json.loads((src / "index.json").read_text())
+    q = json.loads((src / "quantization.json").read_text())
+    step = np.float32((q["hi"] - q["lo"]) / q["levels"])
+    dst.mkdir(parents=True, exist_ok=True)
+    for sh in index["shards"]:
+        raw = lzma.decompress((src / (Path(sh["npy"]).stem + ".u7.xz")).read_bytes())
+        codes = np.frombuffer(raw, np.uint8).reshape(-1, index["n_mels"])
+        if codes.shape[0] != sh["frames"]:
+            raise ValueError(f"{sh['npy']}: {codes.shape[0]} frames unpacked, index.json says {sh['frames']}")
+        mel = (np.float32(q["lo"]) + codes.astype(np.float32) * step).astype(np.float16)
+        np.save(dst / sh["npy"], mel)
+        meta = json.loads((src / sh["json"]).read_text())
+        for clip in meta["clips"]:
+            seg = mel[clip["start"]:clip["start"] + clip["frames"]]
+            clip["mean"], clip["std"] = float(seg.mean(dtype=np.float64)), float(seg.std(dtype=np.float64))
+        (dst / sh["json"]).write_text(json.dumps(meta))
+    for name in ("index.json", "report.json"):
+        if (src / name).is_file():
+            shutil.copy(src / name, dst / name)
+    return len(index["shards"])
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src")
+    p.add_argument("dst")
+    a = p.parse_args()
+    print(f"unpacked {unpack(Path(a.src), Path(a.dst))} shard(s) into {a.dst}")
