@@ -42,6 +42,12 @@ class PrecomputeConfig:
     segment_seconds: float = 0.0  # > 0: cut long files into clips of this length (like AudioSet's 10 s)
 
 
+def clip_stats(mel: np.ndarray) -> tuple[float, float]:
+    """(T, 80) log-mel -> the clip's mean and population std (ddof 0) over all its values, in
+    float64: the statistics the training crops are normalised with (the official parse)."""
+    return float(mel.mean(dtype=np.float64)), float(mel.std(dtype=np.float64))
+
+
 def _shard_paths(out: Path, i: int) -> tuple[Path, Path]:
     return out / f"shard_{i:05d}.npy", out / f"shard_{i:05d}.json"
 
@@ -86,7 +92,7 @@ def _build_shard(args) -> dict:
                 mel = frontend.log_mel(torch.from_numpy(segment)[None])[0].numpy()  # (T, 80)
             if mel.shape[0] < CROP_FRAMES:
                 mel = mel[reflect_index(mel.shape[0], CROP_FRAMES)]
-            mean, std = float(mel.mean(dtype=np.float64)), float(mel.std(dtype=np.float64))  # population std (ddof 0)
+            mean, std = clip_stats(mel)
             chunks.append(mel.astype(cfg.dtype))
             clips.append({"file": str(f), "segment": k, "start": start, "frames": int(mel.shape[0]), "mean": mean,
                           "std": std, "seconds": segment.size / SAMPLE_RATE})

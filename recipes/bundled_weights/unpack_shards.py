@@ -10,9 +10,13 @@ import argparse
 import json
 import lzma
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for training/
+from training.shards import clip_stats  # noqa: E402
 
 
 def unpack(src: Path, dst: Path) -> int:
@@ -30,7 +34,7 @@ def unpack(src: Path, dst: Path) -> int:
         meta = json.loads((src / sh["json"]).read_text())
         for clip in meta["clips"]:
             seg = mel[clip["start"]:clip["start"] + clip["frames"]]
-            clip["mean"], clip["std"] = float(seg.mean(dtype=np.float64)), float(seg.std(dtype=np.float64))
+            clip["mean"], clip["std"] = clip_stats(seg)
         (dst / sh["json"]).write_text(json.dumps(meta))
     for name in ("index.json", "report.json"):
         if (src / name).is_file():
