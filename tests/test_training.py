@@ -288,3 +288,46 @@ def test_packed_shards_round_trip_within_half_a_level(shard_dir, tmp_path):
     full = np.load(ours.shard_files[shard])[start : start + frames].astype(np.float64)
     assert mean == pytest.approx(full.mean(), abs=1e-6) and std == pytest.approx(full.std(), abs=1e-6)
     assert (ours[(0, 3)] - theirs[(0, 3)]).abs().max() < 0.1  # same crop, nearly the same values
+
+
+def test_speed_copies_shift_pitch_and_tempo(tmp_path):
+    """--speed-copies: each copy is the file played `factor` times faster (pitch and tempo), the
+    factor alternating over SPEED_FACTORS; undecodable files are left out."""
+    from training.debian_corpus import SPEED_FACTORS, speed_copies
+
+    rate, seconds, hz = 22050, 3.0, 440.0
+    t = np.arange(int(rate * seconds)) / rate
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate)
+    (tmp_path / "preset.xpf").write_text("<not audio/>")
+    rows = [(str(tmp_path / "a.wav"), "music"), (str(tmp_path / "b.wav"), "music"), (str(tmp_path / "preset.xpf"), "x")]
+    copies = speed_copies(rows, tmp_path / "out")
+    assert [label for _, label in copies] == ["music+speed", "music+speed"]
+    for (path, _), factor in zip(copies, SPEED_FACTORS):
+        audio, sr = sf.read(path)
+        assert sr == 16000
+        assert audio.size / sr == pytest.approx(seconds / factor, rel=1e-3)
+        spectrum = np.abs(np.fft.rfft(audio))
+        peak = np.fft.rfftfreq(audio.size, 1 / sr)[spectrum.argmax()]
+        assert peak == pytest.approx(hz * factor, abs=1.0)
+
+
+def test_speech_variants_vary_the_speaker(tmp_path):
+    """--speech-variants: clips are synthesised with `<language>+<variant>` voices (real
+    espeak-ng), and two variants of one sentence really sound different."""
+    from training.debian_corpus import _espeak_list, speech
+
+    variants = set(_espeak_list("variant"))
+    assert len(variants) > 20
+    paths = speech(tmp_path, clips=4, variants=True)
+    assert len(paths) == 4
+    for p in paths:
+        voice = p.stem.split("_", 2)[2]
+        assert "+" in voice and voice.split("+")[1] in variants
+        audio, _ = sf.read(p)
+        assert audio.size > 0 and np.isfinite(audio).all()
+    plain = speech(tmp_path / "plain", clips=4)
+    assert all("+" not in p.stem for p in plain)
+    # same languages and seed, with and without speaker variants -> different audio
+    assert any(sf.read(a)[0].size != sf.read(b)[0].size or not np.allclose(sf.read(a)[0], sf.read(b)[0])
+               for a, b in zip(paths, plain))

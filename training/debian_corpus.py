@@ -1,12 +1,20 @@
 """Build the pretraining corpus of real audio from Debian packages, reproducibly.
 
     python -m training.debian_corpus --out corpus/ [--install] [--speech-clips 300]
+                                     [--speech-variants] [--speed-copies]
 
 Sources (apt packages): wesnoth-1.16-music (orchestral game music), supertuxkart-data (music and
 sound effects), freedoom (sound effects, decoded from the WAD's DMX lumps), lmms-common (instrument
 and drum samples), sound-theme-freedesktop (UI sounds), plus speech synthesised with espeak-ng
 in all its voices from local licence texts. None of the evaluation tasks' audio is used
 (hydrogen drum kits, the fluid soundfont, ../shared/data/hear/).
+
+``--speech-variants`` also varies the speaker (espeak-ng's voice variants: male, female, croaky,
+whispered, ...) instead of each language's default voice. ``--speed-copies`` adds one
+speed-perturbed copy of every non-speech file (alternately ×0.891 and ×1.122, i.e. two semitones
+down/up and slower/faster, as resampling does both), labelled ``<source>+speed``: the packages'
+3.4 hours of music and effects are all there is, and the copies double their variety in pitch
+and tempo. Both are off by default, so the corpus of the first bundled weights rebuilds as it was.
 
 Writes ``manifest.csv`` (path, source), the decoded/synthesised WAVs under ``OUT/``, and
 ``corpus_report.json`` with hours per source.
@@ -73,16 +81,29 @@ def freedoom_sounds(out: Path) -> list[Path]:
     return written
 
 
-def speech(out: Path, clips: int, seed: int = 0) -> list[Path]:
-    """espeak-ng speech in every installed voice, sentences drawn from local licence texts."""
-    voices = [line.split()[4] for line in subprocess.run(["espeak-ng", "--voices"], capture_output=True,
-                                                          text=True, check=True).stdout.splitlines()[1:]]
+SPEED_FACTORS = (0.891, 1.122)  # 2^(∓2/12): two semitones down / up
+
+
+def _espeak_list(kind: str) -> list[str]:
+    """The voice (``--voices``) or variant (``--voices=variant``) names espeak-ng has installed."""
+    flag = "--voices" if kind == "voice" else f"--voices={kind}"
+    lines = subprocess.run(["espeak-ng", flag], capture_output=True, text=True, check=True).stdout.splitlines()[1:]
+    return [line.split()[4].removeprefix("!v/") for line in lines if len(line.split()) > 4]
+
+
+def speech(out: Path, clips: int, seed: int = 0, variants: bool = False) -> list[Path]:
+    """espeak-ng speech in every installed voice, sentences drawn from local licence texts;
+    with ``variants`` each clip also gets a random speaker variant (``en+Alicia``, ...)."""
+    voices = _espeak_list("voice")
+    variant_names = _espeak_list("variant") if variants else []
     text = " ".join(Path(t).read_text(errors="ignore") for t in TEXTS if Path(t).is_file())
     sentences = [s.strip() for s in text.replace("\n", " ").split(".") if 40 < len(s.strip()) < 220]
     rng = random.Random(seed)
     written = []
     for i in range(clips):
         voice, sentence = voices[i % len(voices)], rng.choice(sentences)
+        if variant_names:
+            voice = f"{voice}+{rng.choice(variant_names)}"
         path = out / "speech" / f"speech_{i:04d}_{voice.replace('/', '-')}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rng.randint(120, 190)), "-p", str(rng.randint(25, 75)),
@@ -94,13 +115,42 @@ def speech(out: Path, clips: int, seed: int = 0) -> list[Path]:
     return written
 
 
-def build(out: Path, speech_clips: int) -> dict:
+def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]]:
+    """One speed-perturbed 16 kHz FLAC copy of each (path, source) row, the factor alternating
+    over SPEED_FACTORS; -> the copies' rows, labelled ``<source>+speed``. Undecodable files are left out."""
+    import torch
+    import torchaudio
+
+    from hear_mwmae.cli import read_audio
+    from hear_mwmae.frontend import SAMPLE_RATE
+
+    copies = []
+    for i, (path, source) in enumerate(rows):
+        factor = SPEED_FACTORS[i % len(SPEED_FACTORS)]
+        try:
+            audio = read_audio(path)
+        except ValueError:
+            continue  # not decodable audio (lmms ships presets beside its samples)
+        # Read the 16 kHz signal as if it were sampled at 16 kHz × factor: played back at 16 kHz
+        # it is `factor` times faster and higher (Kaldi-style speed perturbation).
+        with torch.inference_mode():
+            fast = torchaudio.functional.resample(audio, round(SAMPLE_RATE * factor), SAMPLE_RATE)[0]
+        dest = out / "speed" / source / f"{i:04d}_{Path(path).stem}_x{factor}.flac"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(dest, fast.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
+        copies.append((str(dest), f"{source}+speed"))
+    return copies
+
+
+def build(out: Path, speech_clips: int, speech_variants: bool = False, speed: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str]] = []
     for source, patterns in GLOBS.items():
         rows += [(str(p), source) for p in _installed_files(patterns)]
     rows += [(str(p), "freedoom-sfx") for p in freedoom_sounds(out)]
-    rows += [(str(p), "espeak-ng-speech") for p in speech(out, speech_clips)]
+    if speed:
+        rows += speed_copies(list(rows), out)
+    rows += [(str(p), "espeak-ng-speech") for p in speech(out, speech_clips, variants=speech_variants)]
     hours: dict[str, float] = {}
     kept = []
     for path, source in rows:
@@ -126,11 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
     p.add_argument("--speech-clips", type=int, default=300)
+    p.add_argument("--speech-variants", action="store_true", help="vary the speaker (espeak-ng voice variants)")
+    p.add_argument("--speed-copies", action="store_true",
+                   help="add a speed-perturbed copy (x0.891 / x1.122) of every non-speech file")
     p.add_argument("--install", action="store_true", help="apt-get install the source packages first (root)")
     a = p.parse_args(argv)
     if a.install:
         subprocess.run(["apt-get", "install", "-y", "-qq", *PACKAGES], check=True)
-    report = build(Path(a.out), a.speech_clips)
+    report = build(Path(a.out), a.speech_clips, speech_variants=a.speech_variants, speed=a.speed_copies)
     print(json.dumps(report, indent=2))
     return 0
 
