@@ -134,10 +134,10 @@ def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]
         # Read the 16 kHz signal as if it were sampled at 16 kHz × factor: played back at 16 kHz
         # it is `factor` times faster and higher (Kaldi-style speed perturbation).
         with torch.inference_mode():
-            fast = torchaudio.functional.resample(audio, round(SAMPLE_RATE * factor), SAMPLE_RATE)[0]
+            perturbed = torchaudio.functional.resample(audio, round(SAMPLE_RATE * factor), SAMPLE_RATE)[0]
         dest = out / "speed" / source / f"{i:04d}_{Path(path).stem}_x{factor}.flac"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(dest, fast.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
+        sf.write(dest, perturbed.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
         copies.append((str(dest), f"{source}+speed"))
     return copies
 
