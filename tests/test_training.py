@@ -331,3 +331,26 @@ def test_speech_variants_vary_the_speaker(tmp_path):
     # same languages and seed, with and without speaker variants -> different audio
     assert any(sf.read(a)[0].size != sf.read(b)[0].size or not np.allclose(sf.read(a)[0], sf.read(b)[0])
                for a, b in zip(paths, plain))
+
+
+def test_split_packed_chunks_fit_and_cover_every_file(tmp_path):
+    """recipes/bundled_weights/split_packed.py: every file in exactly one chunk, no chunk over the
+    limit; a file larger than the limit is a clear error."""
+    src = tmp_path / "packed"
+    src.mkdir()
+    sizes = {"shard_00000.u7.xz": 600, "shard_00001.u7.xz": 450, "shard_00002.u7.xz": 300, "index.json": 90,
+             "shard_00000.json": 120, "quantization.json": 10}
+    for name, size in sizes.items():
+        (src / name).write_bytes(os.urandom(size))
+    out = subprocess.run([sys.executable, str(REPO / "recipes" / "bundled_weights" / "split_packed.py"), str(src),
+                          str(tmp_path / "chunks"), "--limit-mb", "0.0007"], capture_output=True, text=True, check=True)
+    chunks = sorted((tmp_path / "chunks").iterdir())
+    assert len(chunks) == 3 and out.stdout.count("files") == 3
+    seen = [f for c in chunks for f in c.iterdir()]
+    assert sorted(f.name for f in seen) == sorted(sizes)
+    for c in chunks:
+        assert sum(f.stat().st_size for f in c.iterdir()) <= 700
+    assert all((src / f.name).read_bytes() == f.read_bytes() for f in seen)
+    bad = subprocess.run([sys.executable, str(REPO / "recipes" / "bundled_weights" / "split_packed.py"), str(src),
+                          str(tmp_path / "c2"), "--limit-mb", "0.0005"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "600 bytes, over the 500-byte chunk limit" in bad.stderr
