@@ -88,7 +88,8 @@ def _espeak_list(kind: str) -> list[str]:
     """The voice (``--voices``) or variant (``--voices=variant``) names espeak-ng has installed."""
     flag = "--voices" if kind == "voice" else f"--voices={kind}"
     lines = subprocess.run(["espeak-ng", flag], capture_output=True, text=True, check=True).stdout.splitlines()[1:]
-    return [line.split()[4].removeprefix("!v/") for line in lines if len(line.split()) > 4]
+    columns = [line.split() for line in lines]
+    return [c[4].removeprefix("!v/") for c in columns if len(c) > 4]
 
 
 def speech(out: Path, clips: int, seed: int = 0, variants: bool = False) -> list[Path]:
