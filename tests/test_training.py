@@ -312,6 +312,24 @@ def test_speed_copies_shift_pitch_and_tempo(tmp_path):
         assert peak == pytest.approx(hz * factor, abs=1.0)
 
 
+def test_corpus_clips_are_written_atomically(tmp_path):
+    """A clip write that fails halfway leaves the previous file intact and no temp file behind;
+    the format follows the final name (WAV, FLAC), not the temp name."""
+    from training.debian_corpus import write_audio
+
+    tone = (0.5 * np.sin(np.linspace(0, 200, 16000))).astype(np.float32)
+    for name in ("clip.wav", "clip.flac"):
+        path = write_audio(tmp_path / name, tone, 16000)
+        audio, rate = sf.read(path)
+        assert rate == 16000 and sf.info(path).format == name.split(".")[1].upper()
+        assert np.abs(audio - tone).max() < 1e-3
+    before = (tmp_path / "clip.wav").read_bytes()
+    with pytest.raises(ValueError):  # soundfile opens (truncates) the file, then rejects the data
+        write_audio(tmp_path / "clip.wav", np.array(["not", "audio"]), 16000)
+    assert (tmp_path / "clip.wav").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.flac", "clip.wav"]
+
+
 def test_speech_variants_vary_the_speaker(tmp_path):
     """--speech-variants: clips are synthesised with `<language>+<variant>` voices (real
     espeak-ng), and two variants of one sentence really sound different."""

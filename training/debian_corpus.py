@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hear_mwmae.checkpoint import atomic_write_bytes
+from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
 
 PACKAGES = ["wesnoth-1.16-music", "supertuxkart-data", "freedoom", "lmms-common", "sound-theme-freedesktop", "espeak-ng"]
 AUDIO = (".ogg", ".oga", ".wav", ".flac")
@@ -76,9 +76,15 @@ def freedoom_sounds(out: Path) -> list[Path]:
             pcm = np.frombuffer(data, np.uint8, count - 32, pos + 8 + 16).astype(np.float32)
             path = out / "freedoom" / f"{wad.stem}_{name}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, (pcm - 128) / 128, rate)
+            write_audio(path, (pcm - 128) / 128, rate)
             written.append(path)
     return written
+
+
+def write_audio(path: Path, audio: np.ndarray, rate: int, **kwargs) -> Path:
+    """``sf.write`` through a temp file renamed into place, so an interrupted build never leaves
+    a torn clip that a re-run would keep. The format comes from the final name's suffix."""
+    return atomic_write(path, lambda tmp: sf.write(tmp, audio, rate, format=path.suffix[1:].upper(), **kwargs))
 
 
 SPEED_FACTORS = (0.891, 1.122)  # 2^(∓2/12): two semitones down / up
@@ -111,7 +117,7 @@ def speech(out: Path, clips: int, seed: int = 0, variants: bool = False) -> list
                               "--stdout", sentence], capture_output=True, check=True).stdout
         audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
         if audio.size:
-            sf.write(path, audio, rate)
+            write_audio(path, audio, rate)
             written.append(path)
     return written
 
@@ -138,7 +144,7 @@ def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]
             perturbed = torchaudio.functional.resample(audio, round(SAMPLE_RATE * factor), SAMPLE_RATE)[0]
         dest = out / "speed" / source / f"{i:04d}_{Path(path).stem}_x{factor}.flac"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(dest, perturbed.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
+        write_audio(dest, perturbed.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
         copies.append((str(dest), f"{source}+speed"))
     return copies
 
