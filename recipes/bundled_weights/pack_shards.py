@@ -11,37 +11,51 @@ std 3.2; ``unpack_shards.py`` restores float16 shards of the same layout.
 import argparse
 import json
 import lzma
-import shutil
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for hear_mwmae/
+from hear_mwmae.checkpoint import atomic_write_bytes  # noqa: E402
 
 LEVELS = 127  # 7-bit codes: one bit fewer than uint8 compresses 0.67 -> 0.56 of the raw bytes
 CHUNK = 100_000  # frames converted at a time (bounded memory)
 
 
-def pack(src: Path, dst: Path) -> dict:
+def _codes_xz(a: np.ndarray, lo: float, hi: float) -> bytes:
+    """(frames, n_mels) log-mel -> 7-bit codes, xz-compressed."""
+    codes = np.empty(a.shape, np.uint8)
+    for s in range(0, a.shape[0], CHUNK):
+        x = a[s:s + CHUNK].astype(np.float32)
+        codes[s:s + CHUNK] = np.clip(np.rint((x - lo) / (hi - lo) * LEVELS), 0, LEVELS)
+    # A delta filter along time (distance = one frame) makes slowly varying bands cheap.
+    filters = [{"id": lzma.FILTER_DELTA, "dist": a.shape[1]},
+               {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+    return lzma.compress(codes.tobytes(), format=lzma.FORMAT_XZ, filters=filters)
+
+
+def pack(src: Path, dst: Path, workers: int | None = None) -> dict:
     index = json.loads((src / "index.json").read_text())
     arrays = [np.load(src / sh["npy"], mmap_mode="r") for sh in index["shards"]]
     lo = min(float(a.min()) for a in arrays)  # the corpus range, so no value is clipped
     hi = max(float(a.max()) for a in arrays)
     dst.mkdir(parents=True, exist_ok=True)
-    for sh, a in zip(index["shards"], arrays):
-        codes = np.empty(a.shape, np.uint8)
-        for s in range(0, a.shape[0], CHUNK):
-            x = a[s:s + CHUNK].astype(np.float32)
-            codes[s:s + CHUNK] = np.clip(np.rint((x - lo) / (hi - lo) * LEVELS), 0, LEVELS)
-        # A delta filter along time (distance = one frame) makes slowly varying bands cheap.
-        filters = [{"id": lzma.FILTER_DELTA, "dist": a.shape[1]},
-                   {"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
-        (dst / (Path(sh["npy"]).stem + ".u7.xz")).write_bytes(
-            lzma.compress(codes.tobytes(), format=lzma.FORMAT_XZ, filters=filters))
-        shutil.copy(src / sh["json"], dst / sh["json"])
+
+    def one(sh, a):
+        atomic_write_bytes(dst / (Path(sh["npy"]).stem + ".u7.xz"), _codes_xz(a, lo, hi))
+        atomic_write_bytes(dst / sh["json"], (src / sh["json"]).read_bytes())
+
+    # Threads suffice: lzma compresses with the GIL released, one shard per core.
+    with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        list(pool.map(one, index["shards"], arrays))
     for name in ("index.json", "report.json"):
         if (src / name).is_file():
-            shutil.copy(src / name, dst / name)
+            atomic_write_bytes(dst / name, (src / name).read_bytes())
     quant = {"lo": lo, "hi": hi, "levels": LEVELS}
-    (dst / "quantization.json").write_text(json.dumps(quant))
+    atomic_write_bytes(dst / "quantization.json", json.dumps(quant).encode())  # written last: marks it complete
     return quant
 
 

@@ -9,14 +9,19 @@ Each clip's mean and population std are recomputed on the restored values, so th
 import argparse
 import json
 import lzma
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for training/
+from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes  # noqa: E402
 from training.shards import clip_stats  # noqa: E402
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # a handle: np.save would append ".npy" to the temp name
+        np.save(fh, array)
 
 
 def unpack(src: Path, dst: Path) -> int:
@@ -30,15 +35,15 @@ def unpack(src: Path, dst: Path) -> int:
         if codes.shape[0] != sh["frames"]:
             raise ValueError(f"{sh['npy']}: {codes.shape[0]} frames unpacked, index.json says {sh['frames']}")
         mel = (np.float32(q["lo"]) + codes.astype(np.float32) * step).astype(np.float16)
-        np.save(dst / sh["npy"], mel)
+        atomic_write(dst / sh["npy"], lambda tmp, mel=mel: _save_npy(tmp, mel))
         meta = json.loads((src / sh["json"]).read_text())
         for clip in meta["clips"]:
             seg = mel[clip["start"]:clip["start"] + clip["frames"]]
             clip["mean"], clip["std"] = clip_stats(seg)
-        (dst / sh["json"]).write_text(json.dumps(meta))
+        atomic_write_bytes(dst / sh["json"], json.dumps(meta).encode())
     for name in ("index.json", "report.json"):
         if (src / name).is_file():
-            shutil.copy(src / name, dst / name)
+            atomic_write_bytes(dst / name, (src / name).read_bytes())
     return len(index["shards"])
 
 
