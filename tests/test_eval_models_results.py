@@ -133,6 +133,39 @@ def test_results_table(tmp_path):
     json.loads(json_path.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
 
 
+def test_results_of_earlier_runs_in_the_folder_are_kept(tmp_path):
+    """A second `eval` into the same --out (another model, another task, other seeds) adds to the
+    table; a (model, task) it redoes replaces the old rows; inf written as a string reads back."""
+    from hear_mwmae.evaluation.results import collect
+
+    for folder, name in (("drums-v-full", "drums"), ("pitch-v-full", "pitch")):
+        _fake_task(tmp_path / "tasks", folder, name)
+    drums, pitch = tmp_path / "tasks" / "drums-v-full", tmp_path / "tasks" / "pitch-v-full"
+    rand, logmel = parse_model("random:mwmae_tiny"), parse_model("hear_mwmae.baselines.logmel")
+    for d, values in (("a", [0.5, 0.7]), ("b", [0.9, 0.8]), ("c", [0.1, 0.2]), ("d", [0.3, 0.4])):
+        _scores_json(tmp_path / d, values)
+    out = tmp_path / "out"
+    first = collect([TaskRun(rand.slug, drums.name, drums, prediction_dirs=[tmp_path / "a"]),
+                     TaskRun(rand.slug, pitch.name, pitch, prediction_dirs=[tmp_path / "c"])], [rand])
+    first["rows"][0]["mean"] = float("inf")
+    write_results(first, out, {"seeds": 3})
+    second = collect([TaskRun(logmel.slug, drums.name, drums, prediction_dirs=[tmp_path / "b"]),
+                      TaskRun(rand.slug, pitch.name, pitch, prediction_dirs=[tmp_path / "d"])], [logmel, rand])
+    md_path, json_path = write_results(second, out, {"seeds": 1})
+    data = json.loads(json_path.read_text())
+    got = {(r["model"], r["task"]): r for r in data["rows"] if r["primary"]}
+    assert set(got) == {(rand.slug, drums.name), (logmel.slug, drums.name), (rand.slug, pitch.name)}
+    assert got[(rand.slug, drums.name)]["settings"] == {"seeds": 3}  # kept, with its own settings
+    assert got[(rand.slug, pitch.name)]["values"] == [0.3, 0.4]  # redone: replaced
+    assert got[(logmel.slug, drums.name)]["settings"] == {"seeds": 1}
+    assert [m["slug"] for m in data["models"]] == [logmel.slug, rand.slug]
+    md = md_path.read_text()
+    assert "| drums-v-full | top1_acc | 0.850 ± " in md and "| inf ± " in md and "own settings" in md
+    (out / "results.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a results table"):
+        write_results(second, out, {"seeds": 1})
+
+
 def test_eval_cli_reports_bad_input(tmp_path, capsys):
     assert main(["eval", "--model", "no_such_module_xyz", "--tasks-dir", str(tmp_path)]) == 2
     assert "not importable" in capsys.readouterr().err

@@ -133,11 +133,45 @@ def _finite(x):
     return x
 
 
+def merge_with_previous(table: dict, out_dir: Path, settings: dict) -> dict:
+    """``table`` plus the rows of an earlier ``results.json`` in ``out_dir`` that this run did not redo.
+
+    Why: evaluating one more model or task into an existing folder must not drop the table of
+    what was evaluated there before. A (model, task) that this run covers replaces its old rows;
+    every row records the settings (grid, seeds, …) of the run that made it.
+    """
+    rows = [dict(r, settings=settings) for r in table["rows"]]
+    previous = out_dir / "results.json"
+    if not previous.is_file():
+        return {"models": table["models"], "rows": rows}
+    try:
+        # _finite wrote inf/nan as strings; read them back as floats
+        old = json.loads(previous.read_text(), object_hook=lambda d: {
+            k: float(v) if k in ("mean", "ci95") and isinstance(v, str) else
+            [float(x) if isinstance(x, str) else x for x in v] if k == "values" and isinstance(v, list) else v
+            for k, v in d.items()})
+        done = {(r["model"], r["task"]) for r in rows}
+        kept = [dict(r, settings=r.get("settings", old.get("settings", {}))) for r in old["rows"]
+                if (r["model"], r["task"]) not in done]
+        slugs = {r["model"] for r in kept} - {m["slug"] for m in table["models"]}
+        models = [m for m in old["models"] if m["slug"] in slugs] + table["models"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{previous} is not a results table of `hear-mwmae eval` ({err}); move it away or "
+                         f"choose another --out") from None
+    return {"models": models, "rows": kept + rows}
+
+
 def write_results(table: dict, out_dir: str | Path, settings: dict | None = None) -> tuple[Path, Path]:
-    """Write ``results.md`` and ``results.json`` atomically; returns their paths."""
+    """Write ``results.md`` and ``results.json`` atomically, keeping the rows of earlier runs in
+    ``out_dir`` that this one did not redo (see ``merge_with_previous``); returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings or {}, **table}
-    md = atomic_write_bytes(out_dir / "results.md", markdown(table, settings).encode())
+    settings = settings or {}
+    table = merge_with_previous(table, out_dir, settings)
+    md = markdown(table, settings)
+    if any(r["settings"] != settings for r in table["rows"]):
+        md += "Rows kept from earlier runs in this folder have their own settings (`settings` of each row in results.json).\n"
+    data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings, **table}
+    md_path = atomic_write_bytes(out_dir / "results.md", md.encode())
     js = atomic_write_bytes(out_dir / "results.json", (json.dumps(_finite(data), indent=2) + "\n").encode())
-    return md, js
+    return md_path, js
