@@ -67,6 +67,42 @@ def test_precompute_reports_bad_files_and_is_resumable(shard_dir):
     assert {p.name: p.stat().st_mtime_ns for p in shard_dir.glob("shard_*")} == before  # nothing rebuilt
 
 
+def test_silent_clips_are_skipped_and_left_out(tmp_path, shard_dir):
+    """Digital silence would be blown up by the per-clip std normalisation (a silent clip made a
+    2.7e9 loss): training.shards skips it with a reason, LogMelCrops leaves out any such clip of
+    shards built before, with a warning; quiet but real audio (-60 dBFS noise) stays."""
+    import shutil
+    import warnings
+
+    from training.data import MIN_CLIP_STD
+
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "audio"
+    corpus.mkdir()
+    sf.write(corpus / "zeros.wav", np.zeros(48000, np.float32), 16000)
+    sf.write(corpus / "dither.wav", (1e-7 * rng.standard_normal(48000)).astype(np.float32), 16000,
+             subtype="FLOAT")  # below the log-mel floor
+    sf.write(corpus / "quiet_noise.wav", (1e-3 * rng.standard_normal(48000)).astype(np.float32), 16000)
+    sf.write(corpus / "tone.wav", (0.3 * np.sin(np.arange(48000) / 16000 * 2 * np.pi * 440)).astype(np.float32), 16000)
+    out = tmp_path / "shards"
+    shards_mod.precompute([str(corpus)], shards_mod.PrecomputeConfig(out=str(out), workers=1), progress=False)
+    reasons = {Path(x["file"]).name: x["reason"] for x in json.loads((out / "report.json").read_text())["skipped"]}
+    assert set(reasons) == {"zeros.wav", "dither.wav"} and all(r.startswith("silent") for r in reasons.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        crops = LogMelCrops(out)
+    assert len(crops) == 2 and crops.silent == []
+
+    old = tmp_path / "old_shards"  # as if built before the check: one clip's std is near 0
+    shutil.copytree(shard_dir, old)
+    meta = json.loads((old / "shard_00000.json").read_text())
+    meta["clips"][1]["std"] = MIN_CLIP_STD / 10
+    (old / "shard_00000.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="1 silent clip"):
+        crops = LogMelCrops(old)
+    assert len(crops) == len(LogMelCrops(shard_dir)) - 1 and crops.silent == [meta["clips"][1]["file"]]
+
+
 def test_hours_are_reported_per_source(tmp_path):
     """A CSV manifest's ``source`` column labels its files; folders and .txt manifests are their own label."""
     _write_corpus(tmp_path / "audio", n=4)

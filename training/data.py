@@ -7,6 +7,7 @@ checkpoint sees exactly the batches an uninterrupted run would, with any number 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from hear_mwmae.frontend import NORM_EPS
 
 CROP_FRAMES = 200  # frames per training crop (2 s: the model's input length)
+
+
+# Clips whose log-mel std is below this are (near) digital silence and are left out. Why: crops
+# are normalised by the clip's std (official parse), so a silent clip's crops blow up; one silent
+# speed copy in our 12.5 h corpus gave a loss of 2.7e9, and each such batch floods AdamW's second
+# moments for thousands of steps. Real audio sits far above it (lowest in that corpus: 1.0).
+MIN_CLIP_STD = 0.25
 
 
 class LogMelCrops(Dataset):
@@ -35,13 +43,20 @@ class LogMelCrops(Dataset):
         index = json.loads(index_path.read_text())
         self.seed = seed
         self.clips: list[tuple[int, int, int, float, float]] = []  # (shard, start, frames, mean, std)
+        self.silent: list[str] = []  # files of the clips left out as silent
         self.shard_files = []
         for s, shard in enumerate(index["shards"]):
             self.shard_files.append(self.root / shard["npy"])
             for c in json.loads((self.root / shard["json"]).read_text())["clips"]:
+                if c["std"] < MIN_CLIP_STD:  # shards built before the check in training.shards
+                    self.silent.append(c["file"])
+                    continue
                 self.clips.append((s, c["start"], c["frames"], c["mean"], c["std"]))
+        if self.silent:
+            warnings.warn(f"{len(self.silent)} silent clip(s) of {self.root} left out (log-mel std < {MIN_CLIP_STD}), "
+                          f"e.g. {self.silent[0]}")
         if not self.clips:
-            raise ValueError(f"{self.root} holds no clips (every file was skipped? see report.json)")
+            raise ValueError(f"{self.root} holds no clips (every file was skipped or silent? see report.json)")
         self._arrays: dict[int, np.ndarray] = {}  # memmaps, opened lazily in each worker
 
     def __len__(self) -> int:

@@ -10,8 +10,8 @@ Layout of ``OUT/``::
 Each shard holds a fixed slice of the sorted file list, so a re-run skips finished shards
 (resumable) and shards are built in parallel worker processes. The stored log-mel is *not*
 normalised; each clip's mean and population std over the whole clip (as the official
-training parse did, before cropping) are stored beside it. Unreadable, empty and too-short
-files are skipped and listed in the report; clips between ``min_seconds`` and 2 s are
+training parse did, before cropping) are stored beside it. Unreadable, empty, too-short and
+silent files (or segments) are skipped and listed in the report; clips between ``min_seconds`` and 2 s are
 reflect-padded to 200 frames (the official code could not crop them).
 """
 
@@ -29,7 +29,7 @@ from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
 from hear_mwmae.frontend import SAMPLE_RATE, reflect_index
 
 from .corpus import decode, list_audio
-from .data import CROP_FRAMES
+from .data import CROP_FRAMES, MIN_CLIP_STD
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,9 @@ def _build_shard(args) -> dict:
             if mel.shape[0] < CROP_FRAMES:
                 mel = mel[reflect_index(mel.shape[0], CROP_FRAMES)]
             mean, std = clip_stats(mel)
+            if std < MIN_CLIP_STD:
+                skipped.append({"file": str(f), "reason": f"silent (segment {k}: log-mel std {std:.3f} < {MIN_CLIP_STD})"})
+                continue
             chunks.append(mel.astype(cfg.dtype))
             clips.append({"file": str(f), "segment": k, "start": start, "frames": int(mel.shape[0]), "mean": mean,
                           "std": std, "seconds": segment.size / SAMPLE_RATE})
