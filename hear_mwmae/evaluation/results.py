@@ -133,6 +133,16 @@ def _finite(x):
     return x
 
 
+def _numbers_back(d: dict) -> dict:
+    """JSON object hook: the inf/nan that ``_finite`` wrote as strings become floats again."""
+    for k in ("mean", "ci95"):
+        if isinstance(d.get(k), str):
+            d[k] = float(d[k])
+    if isinstance(d.get("values"), list):
+        d["values"] = [float(v) if isinstance(v, str) else v for v in d["values"]]
+    return d
+
+
 def merge_with_previous(table: dict, out_dir: Path, settings: dict) -> dict:
     """``table`` plus the rows of an earlier ``results.json`` in ``out_dir`` that this run did not redo.
 
@@ -145,11 +155,7 @@ def merge_with_previous(table: dict, out_dir: Path, settings: dict) -> dict:
     if not previous.is_file():
         return {"models": table["models"], "rows": rows}
     try:
-        # _finite wrote inf/nan as strings; read them back as floats
-        old = json.loads(previous.read_text(), object_hook=lambda d: {
-            k: float(v) if k in ("mean", "ci95") and isinstance(v, str) else
-            [float(x) if isinstance(x, str) else x for x in v] if k == "values" and isinstance(v, list) else v
-            for k, v in d.items()})
+        old = json.loads(previous.read_text(), object_hook=_numbers_back)
         done = {(r["model"], r["task"]) for r in rows}
         kept = [dict(r, settings=r.get("settings", old.get("settings", {}))) for r in old["rows"]
                 if (r["model"], r["task"]) not in done]
