@@ -186,6 +186,24 @@ def test_non_finite_loss_stops_clearly(shard_dir, tmp_path):
     assert not list((tmp_path / "nan").glob("ckpt-*"))
 
 
+def test_blown_up_batch_stops_clearly(shard_dir, tmp_path):
+    """A finite but absurd loss (a clip whose stored statistics blow its crops up) stops the run
+    with a clear error instead of training on it."""
+    import shutil
+
+    bad = tmp_path / "bad_shards"
+    shutil.copytree(shard_dir, bad)
+    for meta_path in bad.glob("shard_*.json"):
+        meta = json.loads(meta_path.read_text())
+        for clip in meta["clips"]:
+            clip["mean"] = 1e5  # crops become ~ -3e4: finite, absurd
+        meta_path.write_text(json.dumps(meta))
+    with pytest.raises(FloatingPointError, match="blown-up values.*training.shards"):
+        train(TrainConfig(data=str(bad), out=str(tmp_path / "run"), model="mwmae_tiny", model_overrides=TINY,
+                          batch_size=4, steps=3, warmup_steps=0, workers=0, device="cpu"))
+    assert not list((tmp_path / "run").glob("ckpt-*"))
+
+
 def test_config_file_and_flags(tmp_path, shard_dir):
     cfg_file = tmp_path / "c.json"
     cfg_file.write_text(json.dumps({"data": str(shard_dir), "out": "x", "steps": 7, "batch_size": 3}))

@@ -36,6 +36,10 @@ from . import dist, state
 from .data import LogMelCrops, make_loader
 from .optim import effective_lr, lr_at, make_adamw, param_groups
 
+# Why: the targets are per-clip normalised log-mel patches, so a loss far above 1 means broken
+# data, not learning; a finite 2.7e9 (a silent clip) once trained on and froze AdamW unnoticed.
+LOSS_LIMIT = 1e3
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -212,6 +216,13 @@ def train(cfg: TrainConfig) -> dict:
         if cfg.clip_grad > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         mean_loss = float(dist.mean_over_ranks(total, info))
+        if math.isfinite(mean_loss) and mean_loss > LOSS_LIMIT:
+            bar.close()
+            dist.cleanup(info)
+            raise FloatingPointError(f"loss {mean_loss:.3g} at step {step + 1} (crops are normalised: a sane loss is "
+                                     f"about 1 or less): a batch holds blown-up values, e.g. a silent or corrupt clip "
+                                     f"of {cfg.data}. Stopping without saving; rebuild the shards with "
+                                     f"`python -m training.shards` (it skips silent clips), then --resume.")
         if not math.isfinite(mean_loss):
             bar.close()
             dist.cleanup(info)
