@@ -154,6 +154,19 @@ def _init_weights(model: MaskedAutoencoder, source: str) -> None:
     model.load_state_dict(loaded.state_dict())
 
 
+def _loss_problem(loss: float, step: int, data: str) -> str | None:
+    """Why training must stop at this loss (stopping without saving), or None when it is sane."""
+    if not math.isfinite(loss):
+        return (f"non-finite loss ({loss}) at step {step}: stopping without saving. "
+                f"Lower --base-lr, try --clip-grad 1.0 or --precision fp32, check the data "
+                f"(report.json of the shards), then --resume from the last good checkpoint.")
+    if loss > LOSS_LIMIT:
+        return (f"loss {loss:.3g} at step {step} (crops are normalised: a sane loss is about 1 or less): a batch "
+                f"holds blown-up values, e.g. a silent or corrupt clip of {data}. Stopping without saving; rebuild "
+                f"the shards with `python -m training.shards` (it skips silent clips), then --resume.")
+    return None
+
+
 def train(cfg: TrainConfig) -> dict:
     info, device = dist.setup(cfg.device)
     out = Path(cfg.out)
@@ -216,19 +229,11 @@ def train(cfg: TrainConfig) -> dict:
         if cfg.clip_grad > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         mean_loss = float(dist.mean_over_ranks(total, info))
-        if math.isfinite(mean_loss) and mean_loss > LOSS_LIMIT:
+        problem = _loss_problem(mean_loss, step + 1, cfg.data)
+        if problem:
             bar.close()
             dist.cleanup(info)
-            raise FloatingPointError(f"loss {mean_loss:.3g} at step {step + 1} (crops are normalised: a sane loss is "
-                                     f"about 1 or less): a batch holds blown-up values, e.g. a silent or corrupt clip "
-                                     f"of {cfg.data}. Stopping without saving; rebuild the shards with "
-                                     f"`python -m training.shards` (it skips silent clips), then --resume.")
-        if not math.isfinite(mean_loss):
-            bar.close()
-            dist.cleanup(info)
-            raise FloatingPointError(f"non-finite loss ({mean_loss}) at step {step + 1}: stopping without saving. "
-                                     f"Lower --base-lr, try --clip-grad 1.0 or --precision fp32, check the data "
-                                     f"(report.json of the shards), then --resume from the last good checkpoint.")
+            raise FloatingPointError(problem)
         opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
