@@ -80,6 +80,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def atomic_save_npy(path: str | Path, array) -> Path:
+    """``np.save`` to ``path`` atomically (through a file handle: given a name, np.save would
+    append ".npy" to the temp file's)."""
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+    return atomic_write(path, write)
+
+
 def save_safetensors(model, directory: str | Path) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (atomically; config also in the header metadata)."""
     directory = Path(directory)

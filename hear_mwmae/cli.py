@@ -103,14 +103,10 @@ def read_audio(path, name: str | None = None):
 
 
 def _save_npy(path: Path, array) -> None:
-    import numpy as np
+    from .checkpoint import atomic_save_npy
 
-    from .checkpoint import atomic_write_bytes
-
-    buf = io.BytesIO()
-    np.save(buf, array)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_save_npy(path, array)
 
 
 def _cmd_embed(args) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
+from hear_mwmae.checkpoint import atomic_save_npy, atomic_write_bytes
 from hear_mwmae.frontend import SAMPLE_RATE, reflect_index
 
 from .corpus import decode, list_audio
@@ -101,11 +101,7 @@ def _build_shard(args) -> dict:
                           "std": std, "seconds": segment.size / SAMPLE_RATE})
             start += mel.shape[0]
     data = np.concatenate(chunks) if chunks else np.zeros((0, 80), dtype=cfg.dtype)
-    def save(tmp):
-        with open(tmp, "wb") as fh:
-            np.save(fh, data)
-
-    atomic_write(npy_path, save)
+    atomic_save_npy(npy_path, data)
     summary = {"shard": index, "files": list(files), "frames": int(start), "clips": clips, "skipped": skipped}
     atomic_write_bytes(json_path, json.dumps(summary).encode())  # written last: marks the shard complete
     return summary

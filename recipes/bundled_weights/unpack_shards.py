@@ -15,13 +15,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for training/
-from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes  # noqa: E402
+from hear_mwmae.checkpoint import atomic_save_npy, atomic_write_bytes  # noqa: E402
 from training.shards import clip_stats  # noqa: E402
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as fh:  # a handle: np.save would append ".npy" to the temp name
-        np.save(fh, array)
 
 
 def unpack(src: Path, dst: Path) -> int:
@@ -35,7 +30,7 @@ def unpack(src: Path, dst: Path) -> int:
         if codes.shape[0] != sh["frames"]:
             raise ValueError(f"{sh['npy']}: {codes.shape[0]} frames unpacked, index.json says {sh['frames']}")
         mel = (np.float32(q["lo"]) + codes.astype(np.float32) * step).astype(np.float16)
-        atomic_write(dst / sh["npy"], lambda tmp, mel=mel: _save_npy(tmp, mel))
+        atomic_save_npy(dst / sh["npy"], mel)
         meta = json.loads((src / sh["json"]).read_text())
         for clip in meta["clips"]:
             seg = mel[clip["start"]:clip["start"] + clip["frames"]]
