@@ -405,6 +405,69 @@ def test_speech_variants_vary_the_speaker(tmp_path):
     assert any(x.size != y.size or not np.allclose(x, y) for x, y in pairs)
 
 
+def _peak_hz(audio: np.ndarray, rate: int = 16000) -> float:
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
+    return float(np.fft.rfftfreq(audio.size, 1 / rate)[spectrum.argmax()])
+
+
+def test_pitch_shift_moves_a_tone_by_semitones():
+    """pitch_shift: +12 doubles a tone's frequency, -7 lowers it a fifth (to within 10 cents, the
+    rounding of the source rate), 0 leaves it alone; the length scales the other way."""
+    from training.debian_corpus import pitch_shift
+
+    hz = 440.0
+    tone = (0.5 * np.sin(2 * np.pi * hz * np.arange(32000) / 16000)).astype(np.float32)
+    assert pitch_shift(tone, 0) is tone
+    for semitones in (12, -7, 5):
+        shifted = pitch_shift(tone, semitones)
+        ratio = 2 ** (semitones / 12)
+        assert shifted.size == pytest.approx(tone.size / ratio, rel=0.01)
+        cents = 1200 * np.log2(_peak_hz(shifted) / (hz * ratio))
+        assert abs(cents) < 12
+
+
+def test_lmms_notes_play_samples_at_many_pitches(tmp_path):
+    """--lmms-notes: 10 s, 16 kHz clips of notes from the instrument and drum folders, peaks at
+    most 0.9, silence between notes, notes of one instrument clip at several pitches."""
+    from training.debian_corpus import NOTE_FOLDERS, lmms_notes
+
+    root = tmp_path / "samples"
+    t = np.arange(3 * 22050) / 22050
+    for kind, folders in NOTE_FOLDERS.items():
+        for j, folder in enumerate(folders):
+            for k in range(3):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+                decay = np.exp(-t * (8 if kind == "drums" else 1))
+                sf.write(root / folder / f"s{k}.ogg", (0.3 * decay * np.sin(2 * np.pi * (220 + 50 * j + 10 * k) * t)), 22050)
+    paths = lmms_notes(tmp_path / "out", clips=6, seed=1, root=str(root))
+    assert len(paths) == 6
+    pitches = set()
+    for path in paths:
+        audio, rate = sf.read(path)
+        assert rate == 16000 and audio.size == 10 * 16000
+        assert 0.1 < np.abs(audio).max() <= 0.9 + 1e-3
+        assert (np.abs(audio) < 1e-4).mean() > 0.05  # gaps between notes, not a wall of sound
+        frames = audio[: audio.size // 1600 * 1600].reshape(-1, 1600)
+        pitches |= {round(_peak_hz(f), -1) for f in frames if np.abs(f).max() > 0.05}
+    assert len(pitches) >= 5
+    assert lmms_notes(tmp_path / "none", clips=2, root=str(tmp_path / "missing")) == []  # lmms-common absent
+
+
+def test_speech_words_are_isolated_words(tmp_path):
+    """--speech-words: 10 s, 16 kHz clips of several separate spoken words (real espeak-ng)."""
+    from training.debian_corpus import speech_words
+
+    paths = speech_words(tmp_path, clips=2)
+    assert len(paths) == 2
+    for path in paths:
+        audio, rate = sf.read(path)
+        assert rate == 16000 and audio.size == 10 * 16000 and np.isfinite(audio).all()
+        loud = np.abs(audio[: audio.size // 160 * 160].reshape(-1, 160)).max(axis=1) > 1e-3
+        onsets = np.flatnonzero(np.diff(loud.astype(int)) == 1)
+        assert onsets.size >= 4  # at least 4 silence-to-speech transitions: separate words
+    assert not np.allclose(sf.read(paths[0])[0], sf.read(paths[1])[0])
+
+
 def test_split_packed_chunks_fit_and_cover_every_file(tmp_path):
     """recipes/bundled_weights/split_packed.py: every file in exactly one chunk, no chunk over the
     limit; a file larger than the limit is a clear error."""

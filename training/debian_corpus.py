@@ -2,6 +2,7 @@
 
     python -m training.debian_corpus --out corpus/ [--install] [--speech-clips 300]
                                      [--speech-variants] [--speed-copies]
+                                     [--lmms-notes N] [--speech-words N]
 
 Sources (apt packages): wesnoth-1.16-music (orchestral game music), supertuxkart-data (music and
 sound effects), freedoom (sound effects, decoded from the WAD's DMX lumps), lmms-common (instrument
@@ -14,7 +15,12 @@ whispered, ...) instead of each language's default voice. ``--speed-copies`` add
 speed-perturbed copy of every non-speech file (alternately ×0.891 and ×1.122, i.e. two semitones
 down/up and slower/faster, as resampling does both), labelled ``<source>+speed``: the packages'
 3.4 hours of music and effects are all there is, and the copies double their variety in pitch
-and tempo. Both are off by default, so the corpus of the first bundled weights rebuilds as it was.
+and tempo. ``--lmms-notes N`` adds N 10 s clips of notes played from LMMS's instrument and drum
+samples at random pitches (±12 semitones, by resampling) and onsets: single sounds, starting
+and stopping, which the packages' music (mixed, continuous) rarely has. ``--speech-words N`` adds
+N 10 s clips of isolated words (6-12 a clip, a fresh voice, variant, rate and pitch each, apart by
+pauses), the form of speech-command audio, which the sentence clips do not have. All of these are
+off by default, so the corpora of earlier bundled weights rebuild as they were.
 
 Writes ``manifest.csv`` (path, source), the decoded/synthesised WAVs under ``OUT/``, and
 ``corpus_report.json`` with hours per source.
@@ -27,6 +33,7 @@ import csv
 import io
 import json
 import random
+import re
 import struct
 import subprocess
 from pathlib import Path
@@ -35,6 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
+from hear_mwmae.frontend import SAMPLE_RATE
 
 PACKAGES = ["wesnoth-1.16-music", "supertuxkart-data", "freedoom", "lmms-common", "sound-theme-freedesktop", "espeak-ng"]
 AUDIO = (".ogg", ".oga", ".wav", ".flac")
@@ -45,6 +53,11 @@ GLOBS = {
     "lmms-samples": ["/usr/share/lmms/samples/**/*"],
     "freedesktop-sounds": ["/usr/share/sounds/freedesktop/stereo/*.oga"],
 }
+LMMS_SAMPLES = "/usr/share/lmms/samples"
+# Which LMMS sample folders lmms_notes plays: pitched instruments, and drum hits (kept near their
+# own pitch: a drum 12 semitones off is a different drum).
+NOTE_FOLDERS = {"tonal": ("instruments", "basses", "stringsnpads", "latin"), "drums": ("drums",)}
+CLIP_SECONDS = 10
 FREEDOOM_WADS = ["/usr/share/games/doom/freedoom1.wad", "/usr/share/games/doom/freedoom2.wad"]
 TEXTS = ["/usr/share/common-licenses/GPL-3", "/usr/share/common-licenses/Apache-2.0", "/usr/share/common-licenses/MPL-2.0"]
 
@@ -113,12 +126,104 @@ def speech(out: Path, clips: int, seed: int = 0, variants: bool = False) -> list
             voice = f"{voice}+{rng.choice(variant_names)}"
         path = out / "speech" / f"speech_{i:04d}_{voice.replace('/', '-')}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rng.randint(120, 190)), "-p", str(rng.randint(25, 75)),
-                              "--stdout", sentence], capture_output=True, check=True).stdout
-        audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        audio, rate = _espeak(voice, sentence, rng.randint(120, 190), rng.randint(25, 75))
         if audio.size:
             write_audio(path, audio, rate)
             written.append(path)
+    return written
+
+
+def _espeak(voice: str, text: str, rate: int, pitch: int) -> tuple[np.ndarray, int]:
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout", text],
+                         capture_output=True, check=True).stdout
+    return sf.read(io.BytesIO(wav), dtype="float32")
+
+
+def speech_words(out: Path, clips: int, seed: int = 0) -> list[Path]:
+    """Clips of isolated words: each 10 s, 16 kHz clip holds 6-12 words from the local texts, each
+    spoken by a random espeak-ng voice and variant at a random rate and pitch, apart by 0.15-0.8 s."""
+    voices, variant_names = _espeak_list("voice"), _espeak_list("variant")
+    text = " ".join(Path(t).read_text(errors="ignore") for t in TEXTS if Path(t).is_file())
+    words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,12}", text)})
+    if not words:
+        return []
+    rng = random.Random(seed)
+    written = []
+    for i in range(clips):
+        clip, at = np.zeros(CLIP_SECONDS * SAMPLE_RATE, np.float32), int(rng.uniform(0.1, 0.8) * SAMPLE_RATE)
+        for _ in range(rng.randint(6, 12)):
+            voice = f"{rng.choice(voices)}+{rng.choice(variant_names)}"
+            audio, rate = _espeak(voice, rng.choice(words), rng.randint(110, 200), rng.randint(20, 80))
+            audio = _to_16k(audio, rate)[: clip.size - at]
+            clip[at : at + audio.size] += audio
+            at += audio.size + int(rng.uniform(0.15, 0.8) * SAMPLE_RATE)
+            if at >= clip.size - SAMPLE_RATE // 4:
+                break
+        path = out / "words" / f"words_{i:04d}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(write_audio(path, np.clip(clip, -1, 1), SAMPLE_RATE, subtype="PCM_16"))
+    return written
+
+
+def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    import torch
+    import torchaudio
+
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    if rate == SAMPLE_RATE:
+        return audio
+    with torch.inference_mode():
+        return torchaudio.functional.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
+
+
+def pitch_shift(audio: np.ndarray, semitones: int) -> np.ndarray:
+    """(n,) 16 kHz -> the same sound played 2^(semitones/12) times faster and higher (resampling).
+    The source rate is rounded to 100 Hz (an error of at most 10 cents) so that the resampling
+    kernel stays small (a rate sharing no large divisor with 16 kHz makes a huge one)."""
+    source_rate = round(SAMPLE_RATE * 2 ** (semitones / 12) / 100) * 100
+    return _to_16k(audio, source_rate) if source_rate != SAMPLE_RATE else audio
+
+
+def lmms_notes(out: Path, clips: int, seed: int = 0, root: str = LMMS_SAMPLES) -> list[Path]:
+    """Clips of notes played from LMMS samples: each 10 s, 16 kHz clip plays 4-12 notes at random
+    onsets, 0.25-3 s long (20 ms fade-out), peak-normalised, at a random gain; 70 % of the clips
+    play one instrument sample at random pitches in ±12 semitones, 30 % a kit of three drum
+    samples at ±3 semitones. Overlapping notes add up; the clip is scaled to peak at most 0.9."""
+    from hear_mwmae.cli import read_audio
+
+    pools = {kind: _installed_files([f"{root}/{d}/*" for d in folders]) for kind, folders in NOTE_FOLDERS.items()}
+    if not all(pools.values()):
+        return []  # lmms-common is not installed
+    sources: dict[Path, np.ndarray] = {}
+
+    def source(path: Path) -> np.ndarray:  # the first 6 s are all a 3 s note an octave up needs
+        if path not in sources:
+            sources[path] = read_audio(path)[0, : 6 * SAMPLE_RATE].numpy()
+        return sources[path]
+
+    rng = random.Random(seed)
+    fade = np.linspace(1, 0, SAMPLE_RATE // 50, dtype=np.float32)
+    written = []
+    for i in range(clips):
+        drums = rng.random() < 0.3
+        kit = rng.sample(pools["drums"], 3) if drums else [rng.choice(pools["tonal"])]
+        clip = np.zeros(CLIP_SECONDS * SAMPLE_RATE, np.float32)
+        for _ in range(rng.randint(4, 12)):
+            semitones = rng.randint(-3, 3) if drums else rng.randint(-12, 12)
+            note = pitch_shift(source(rng.choice(kit)), semitones)[: int(rng.uniform(0.25, 3.0) * SAMPLE_RATE)].copy()
+            peak = np.abs(note).max()
+            if peak < 1e-4:
+                continue
+            n = min(fade.size, note.size)
+            note[-n:] *= fade[fade.size - n :]
+            at = rng.randrange(0, clip.size - SAMPLE_RATE // 4)
+            note = note[: clip.size - at]
+            clip[at : at + note.size] += rng.uniform(0.3, 1.0) * note / peak
+        clip *= 0.9 / max(0.9, float(np.abs(clip).max()))
+        path = out / "notes" / f"notes_{i:04d}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(write_audio(path, clip, SAMPLE_RATE, subtype="PCM_16"))
     return written
 
 
@@ -129,7 +234,6 @@ def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]
     import torchaudio
 
     from hear_mwmae.cli import read_audio
-    from hear_mwmae.frontend import SAMPLE_RATE
 
     copies = []
     for i, (path, source) in enumerate(rows):
@@ -149,7 +253,8 @@ def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]
     return copies
 
 
-def build(out: Path, speech_clips: int, speech_variants: bool = False, speed: bool = False) -> dict:
+def build(out: Path, speech_clips: int, speech_variants: bool = False, speed: bool = False, notes: int = 0,
+          words: int = 0) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str]] = []
     for source, patterns in GLOBS.items():
@@ -158,6 +263,8 @@ def build(out: Path, speech_clips: int, speech_variants: bool = False, speed: bo
     if speed:
         rows += speed_copies(list(rows), out)
     rows += [(str(p), "espeak-ng-speech") for p in speech(out, speech_clips, variants=speech_variants)]
+    rows += [(str(p), "lmms-samples+notes") for p in lmms_notes(out, notes)]
+    rows += [(str(p), "espeak-ng-words") for p in speech_words(out, words)]
     hours: dict[str, float] = {}
     kept = []
     for path, source in rows:
@@ -186,11 +293,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speech-variants", action="store_true", help="vary the speaker (espeak-ng voice variants)")
     p.add_argument("--speed-copies", action="store_true",
                    help="add a speed-perturbed copy (x0.891 / x1.122) of every non-speech file")
+    p.add_argument("--lmms-notes", type=int, default=0, metavar="N",
+                   help="add N 10 s clips of notes played from LMMS samples at random pitches")
+    p.add_argument("--speech-words", type=int, default=0, metavar="N",
+                   help="add N 10 s clips of isolated espeak-ng words")
     p.add_argument("--install", action="store_true", help="apt-get install the source packages first (root)")
     a = p.parse_args(argv)
     if a.install:
         subprocess.run(["apt-get", "install", "-y", "-qq", *PACKAGES], check=True)
-    report = build(Path(a.out), a.speech_clips, speech_variants=a.speech_variants, speed=a.speed_copies)
+    report = build(Path(a.out), a.speech_clips, speech_variants=a.speech_variants, speed=a.speed_copies,
+                   notes=a.lmms_notes, words=a.speech_words)
     print(json.dumps(report, indent=2))
     return 0
 
