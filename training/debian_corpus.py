@@ -192,15 +192,18 @@ def lmms_notes(out: Path, clips: int, seed: int = 0, root: str = LMMS_SAMPLES) -
     samples at ±3 semitones. Overlapping notes add up; the clip is scaled to peak at most 0.9."""
     from hear_mwmae.cli import read_audio
 
-    pools = {kind: _installed_files([f"{root}/{d}/*" for d in folders]) for kind, folders in NOTE_FOLDERS.items()}
-    if not all(pools.values()):
+    sources: dict[Path, np.ndarray] = {}  # the first 6 s: all a 3 s note an octave up needs
+    pools: dict[str, list[Path]] = {}
+    for kind, folders in NOTE_FOLDERS.items():
+        pools[kind] = []
+        for path in _installed_files([f"{root}/{d}/*" for d in folders]):
+            try:
+                sources[path] = read_audio(path)[0, : 6 * SAMPLE_RATE].numpy()
+            except ValueError:
+                continue  # not decodable (lmms ships a harpsichord .ogg that is a broken WAV)
+            pools[kind].append(path)
+    if len(pools["tonal"]) < 1 or len(pools["drums"]) < 3:
         return []  # lmms-common is not installed
-    sources: dict[Path, np.ndarray] = {}
-
-    def source(path: Path) -> np.ndarray:  # the first 6 s are all a 3 s note an octave up needs
-        if path not in sources:
-            sources[path] = read_audio(path)[0, : 6 * SAMPLE_RATE].numpy()
-        return sources[path]
 
     rng = random.Random(seed)
     fade = np.linspace(1, 0, SAMPLE_RATE // 50, dtype=np.float32)
@@ -211,7 +214,7 @@ def lmms_notes(out: Path, clips: int, seed: int = 0, root: str = LMMS_SAMPLES) -
         clip = np.zeros(CLIP_SECONDS * SAMPLE_RATE, np.float32)
         for _ in range(rng.randint(4, 12)):
             semitones = rng.randint(-3, 3) if drums else rng.randint(-12, 12)
-            note = pitch_shift(source(rng.choice(kit)), semitones)[: int(rng.uniform(0.25, 3.0) * SAMPLE_RATE)].copy()
+            note = pitch_shift(sources[rng.choice(kit)], semitones)[: int(rng.uniform(0.25, 3.0) * SAMPLE_RATE)].copy()
             peak = np.abs(note).max()
             if peak < 1e-4:
                 continue
