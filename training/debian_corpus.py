@@ -111,13 +111,17 @@ def _espeak_list(kind: str) -> list[str]:
     return [c[4].removeprefix("!v/") for c in columns if len(c) > 4]
 
 
+def _local_text() -> str:
+    """The installed TEXTS joined: what the synthesised speech reads."""
+    return " ".join(Path(t).read_text(errors="ignore") for t in TEXTS if Path(t).is_file())
+
+
 def speech(out: Path, clips: int, seed: int = 0, variants: bool = False) -> list[Path]:
     """espeak-ng speech in every installed voice, sentences drawn from local licence texts;
     with ``variants`` each clip also gets a random speaker variant (``en+Alicia``, ...)."""
     voices = _espeak_list("voice")
     variant_names = _espeak_list("variant") if variants else []
-    text = " ".join(Path(t).read_text(errors="ignore") for t in TEXTS if Path(t).is_file())
-    sentences = [s.strip() for s in text.replace("\n", " ").split(".") if 40 < len(s.strip()) < 220]
+    sentences = [s.strip() for s in _local_text().replace("\n", " ").split(".") if 40 < len(s.strip()) < 220]
     rng = random.Random(seed)
     written = []
     for i in range(clips):
@@ -143,8 +147,7 @@ def speech_words(out: Path, clips: int, seed: int = 0) -> list[Path]:
     """Clips of isolated words: each 10 s, 16 kHz clip holds 6-12 words from the local texts, each
     spoken by a random espeak-ng voice and variant at a random rate and pitch, apart by 0.15-0.8 s."""
     voices, variant_names = _espeak_list("voice"), _espeak_list("variant")
-    text = " ".join(Path(t).read_text(errors="ignore") for t in TEXTS if Path(t).is_file())
-    words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,12}", text)})
+    words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,12}", _local_text())})
     if not words:
         return []
     rng = random.Random(seed)
@@ -166,6 +169,7 @@ def speech_words(out: Path, clips: int, seed: int = 0) -> list[Path]:
 
 
 def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """(n,) or (n, channels) audio at ``rate`` -> (n',) float32 16 kHz mono (channel mean, torchaudio)."""
     import torch
     import torchaudio
 
@@ -233,9 +237,6 @@ def lmms_notes(out: Path, clips: int, seed: int = 0, root: str = LMMS_SAMPLES) -
 def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]]:
     """One speed-perturbed 16 kHz FLAC copy of each (path, source) row, the factor alternating
     over SPEED_FACTORS; -> the copies' rows, labelled ``<source>+speed``. Undecodable files are left out."""
-    import torch
-    import torchaudio
-
     from hear_mwmae.cli import read_audio
 
     copies = []
@@ -247,11 +248,10 @@ def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]
             continue  # not decodable audio (lmms ships presets beside its samples)
         # Read the 16 kHz signal as if it were sampled at 16 kHz × factor: played back at 16 kHz
         # it is `factor` times faster and higher (Kaldi-style speed perturbation).
-        with torch.inference_mode():
-            perturbed = torchaudio.functional.resample(audio, round(SAMPLE_RATE * factor), SAMPLE_RATE)[0]
+        perturbed = _to_16k(audio[0].numpy(), round(SAMPLE_RATE * factor))
         dest = out / "speed" / source / f"{i:04d}_{Path(path).stem}_x{factor}.flac"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        write_audio(dest, perturbed.clamp(-1, 1).numpy(), SAMPLE_RATE, subtype="PCM_16")
+        write_audio(dest, np.clip(perturbed, -1, 1), SAMPLE_RATE, subtype="PCM_16")
         copies.append((str(dest), f"{source}+speed"))
     return copies
 
