@@ -9,11 +9,4 @@ set -euo pipefail
 SHARDS=${1:?shard folder of the 16.4 h corpus}
 C3=${2:?cpu_cycle3.sh output folder (export_mwmae_c3, export_mae_c3)}
 OUT=${3:?output folder}
-# Cycle 3's recipe (base lr 5e-4 -> peak 6.25e-5 at batch 32, clip 1.0), 50 warm-up steps for 1,000.
-COMMON="--batch-size 32 --steps 1000 --warmup-steps 50 --base-lr 5e-4 --clip-grad 1.0 --precision bf16 --workers 1 \
-  --log-every 20 --ckpt-every 200 --keep 2 --png-every 500 --resume"
-for v in mwmae mae; do
-  python -m training.train --data "$SHARDS" --out "$OUT/${v}_c5" --model ${v}_tiny \
-    --init-from "$C3/export_${v}_c3" $COMMON > "$OUT/${v}_c5.log" 2>&1
-  python -m training.export "$OUT/${v}_c5" "$OUT/export_${v}_c5"
-done
+bash "$(dirname "$0")/cpu_cycle.sh" "$SHARDS" "$C3" c3 c5 1000 "$OUT"
