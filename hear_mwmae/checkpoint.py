@@ -92,6 +92,18 @@ def atomic_save_npy(path: str | Path, array) -> Path:
     return atomic_write(path, write)
 
 
+def atomic_savez(path: str | Path, arrays: dict) -> Path:
+    """``np.savez`` of ``{name: array}`` to ``path`` atomically, streamed to the file (no copy of
+    the whole archive in memory; through a handle, as np.savez would append ".npz" to a name)."""
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    return atomic_write(path, write)
+
+
 def save_safetensors(model, directory: str | Path) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (atomically; config also in the header metadata)."""
     directory = Path(directory)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
@@ -137,12 +136,10 @@ def _cmd_embed(args) -> int:
             else:
                 _save_npy(Path(args.out) / f"{name}.{key}.npy", value)
     if args.npz:
-        from .checkpoint import atomic_write_bytes
+        from .checkpoint import atomic_savez
 
-        buf = io.BytesIO()
-        np.savez(buf, **archive)
         Path(args.npz).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(Path(args.npz), buf.getvalue())
+        atomic_savez(Path(args.npz), archive)
     if not args.quiet:
         where = args.npz or args.out
         print(f"embedded {len(files)} file(s) -> {where} ({', '.join(kinds)}; "

@@ -130,3 +130,26 @@ def test_writes_are_atomic(saved, monkeypatch):
     assert not [p for p in path.iterdir() if p.name.endswith(".tmp")]
     # the Hub mixin removes config.json before saving; the config in the weights' header still loads it
     assert load_checkpoint(str(path)).config == model.config
+
+
+def test_atomic_savez_round_trip_and_failure(tmp_path):
+    """Arrays round-trip; a write that fails half-way leaves the old archive and no temp file."""
+    import numpy as np
+
+    from hear_mwmae.checkpoint import atomic_savez
+
+    path = tmp_path / "emb.npz"
+    atomic_savez(path, {"a/scene": np.arange(6.0).reshape(2, 3), "b": np.ones(4, np.float16)})
+    with np.load(path) as z:
+        assert sorted(z.files) == ["a/scene", "b"]
+        assert np.array_equal(z["a/scene"], np.arange(6.0).reshape(2, 3)) and z["b"].dtype == np.float16
+    before = path.read_bytes()
+
+    class Unsaveable:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("cannot convert")
+
+    with pytest.raises(RuntimeError, match="cannot convert"):
+        atomic_savez(path, {"ok": np.zeros(3), "bad": Unsaveable()})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["emb.npz"]

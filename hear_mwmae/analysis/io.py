@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write, atomic_write_bytes
+from ..checkpoint import atomic_savez, atomic_write, atomic_write_bytes
 
 
 def _jsonable(value):
@@ -33,9 +32,7 @@ def save_result(out_dir: str | Path, name: str, arrays: dict[str, np.ndarray], m
         raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    npz = atomic_write_bytes(out / f"{name}.npz", buf.getvalue())
+    npz = atomic_savez(out / f"{name}.npz", {k: np.asarray(v) for k, v in arrays.items()})
     meta = atomic_write_bytes(out / f"{name}.json", (json.dumps(_jsonable(metadata), indent=2) + "\n").encode())
     return npz, meta
 
