@@ -56,7 +56,7 @@ def main() -> None:
             flops = units * encoder_flops_per_unit(model.config)
             if path == "naive":
                 reference, _ = model.timestamp_embeddings(audio[:1])
-                model.encoder.frame_embeddings = lambda x, enc=model.encoder: naive_frame_embeddings(enc, x)
+                model.encoder.frame_embeddings = lambda x, layer=None, enc=model.encoder: naive_frame_embeddings(enc, x)
                 got, _ = model.timestamp_embeddings(audio[:1])
                 assert torch.allclose(got, reference, atol=1e-3, rtol=1e-3), "naive path disagrees with the model"
             seconds = timeit(lambda m=model: m.timestamp_embeddings(audio), device, repeats=args.repeats)

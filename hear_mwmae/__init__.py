@@ -22,7 +22,8 @@ __all__ = [
     "PRECISIONS", "TIMESTAMP_MODES",
 ]
 
-_LOAD_OPTIONS = ("chunk_batch_size", "timestamp_mode", "precision", "compile", "device", "seed", "sample_rate")
+_LOAD_OPTIONS = ("chunk_batch_size", "timestamp_mode", "precision", "compile", "device", "seed", "sample_rate",
+                 "embedding_layer")
 
 
 def load_model(model_file_path: str = "", **options) -> HearModel:

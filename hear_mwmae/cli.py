@@ -117,7 +117,8 @@ def _cmd_embed(args) -> int:
     if not args.out and not args.npz:
         raise ValueError("give --out DIR (one .npy per file) or --npz FILE (all in one archive)")
     files = _collect_audio(args.inputs)
-    options = {"chunk_batch_size": args.batch_size, "timestamp_mode": args.timestamp_mode, "precision": args.precision}
+    options = {"chunk_batch_size": args.batch_size, "timestamp_mode": args.timestamp_mode, "precision": args.precision,
+               "embedding_layer": args.layer}
     model = load_model(args.model, **options).to(args.device)
     kinds = ("scene", "timestamp") if args.kind == "both" else (args.kind,)
     archive: dict[str, np.ndarray] = {}
@@ -175,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="encoder precision; bf16 is ~3x faster on CPUs with AMX (see README, Performance)")
     e.add_argument("--timestamp-mode", choices=("centered", "official"), default="centered")
+    e.add_argument("--layer", type=int, default=None, metavar="K",
+                   help="read the tokens after encoder block K (1..depth) through the final norm; default: the last")
     e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     e.set_defaults(func=_cmd_embed)
     _register_optional_commands(sub)

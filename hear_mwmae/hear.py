@@ -57,7 +57,7 @@ class HearModel(nn.Module):
     """
 
     def __init__(self, encoder: Encoder, chunk_batch_size: int = 32, timestamp_mode: str = "centered",
-                 precision: str = "fp32", compile: bool = False) -> None:
+                 precision: str = "fp32", compile: bool = False, embedding_layer: int | None = None) -> None:
         super().__init__()
         if isinstance(chunk_batch_size, bool) or not isinstance(chunk_batch_size, int) or chunk_batch_size < 1:
             raise ValueError(f"chunk_batch_size must be a positive int, got {chunk_batch_size!r}")
@@ -66,6 +66,7 @@ class HearModel(nn.Module):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.config: ModelConfig = encoder.config
+        self.embedding_layer = encoder.check_layer(embedding_layer)
         self.frontend = LogMelFrontend()
         self.encoder = encoder
         self.chunk_batch_size = chunk_batch_size
@@ -151,7 +152,7 @@ class HearModel(nn.Module):
                 # every weight on every call and keeps an fp32 residual stream (measured 1.3×
                 # slower on CPU); the official bf16 HEAR path also computed activations in bf16.
                 # The frontend always stays float32.
-                emb = encode(x.to(dtype))  # (m, T', E)
+                emb = encode(x.to(dtype), self.embedding_layer)  # (m, T', E)
                 yield c0 + clip, unit, emb.float()
 
     def _prepare(self, audio) -> torch.Tensor:

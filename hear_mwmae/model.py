@@ -120,16 +120,29 @@ class Encoder(nn.Module):
         self._check_input(x)
         return self.patch_embed(x) + self.pos_embed[:, self.num_prefix :]
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Unmasked encoder: (B, T, F) -> (B, [1 +] N, D) normed tokens (cls first if any)."""
+    def check_layer(self, layer: int | None) -> int:
+        """``None`` -> depth (the official output); else a block count in 1..depth."""
+        if layer is None:
+            return self.config.depth
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= self.config.depth:
+            raise ValueError(f"embedding_layer must be an int in 1..{self.config.depth} (blocks run before the "
+                             f"final norm) or None for the last block, got {layer!r}")
+        return layer
+
+    def forward_features(self, x: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+        """Unmasked encoder: (B, T, F) -> (B, [1 +] N, D) normed tokens (cls first if any).
+
+        ``layer`` = k runs only the first k blocks, then the final norm (``None``: all blocks).
+        """
+        n_blocks = self.check_layer(layer)
         x = self._prepend_cls(self.embed(x))
-        for blk in self.blocks:
+        for blk in self.blocks[:n_blocks]:
             x = blk(x)
         return self.norm(x)
 
-    def frame_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+    def frame_embeddings(self, x: torch.Tensor, layer: int | None = None) -> torch.Tensor:
         """HEAR features: (B, T, F) -> (B, T', F'·D), i.e. "b (t f) d -> b t (f d)" after dropping cls."""
-        tokens = self.forward_features(x)[:, self.num_prefix :]
+        tokens = self.forward_features(x, layer)[:, self.num_prefix :]
         t_grid = self.config.grid_size[0]
         return tokens.reshape(tokens.shape[0], t_grid, -1)
 

@@ -30,6 +30,20 @@ def test_embed_example_wav_to_npy(converted_dir, tmp_path):
     np.testing.assert_allclose(scene, model.scene_embeddings(torch.from_numpy(audio)[None])[0].numpy(), atol=1e-5)
 
 
+def test_embed_layer_option(converted_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["embed", str(EXAMPLE_WAV), "--model", str(converted_dir), "--out", str(out), "--quiet", "--kind", "scene"]
+    assert main(args + ["--layer", "1"]) == 0
+    audio, _ = sf.read(EXAMPLE_WAV, dtype="float32")
+    early = hear_mwmae.load_model(str(converted_dir), embedding_layer=1)
+    last = hear_mwmae.load_model(str(converted_dir))
+    scene = np.load(out / "speech.wav.scene.npy")
+    np.testing.assert_allclose(scene, early.scene_embeddings(torch.from_numpy(audio)[None])[0].numpy(), atol=1e-5)
+    assert not np.allclose(scene, last.scene_embeddings(torch.from_numpy(audio)[None])[0].numpy(), atol=1e-3)
+    assert main(args + ["--layer", "99"]) == 2
+    assert "embedding_layer must be an int in 1..2" in capsys.readouterr().err
+
+
 def test_embed_resamples_and_mixes_down(converted_dir, tmp_path):
     t = np.arange(44100 * 2) / 44100
     stereo = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 660 * t)], axis=1).astype(np.float32) * 0.3

@@ -92,9 +92,9 @@ def _count_encoder_batches(model):
     sizes = []
     original = model.encoder.frame_embeddings
 
-    def spy(x):
+    def spy(x, layer=None):
         sizes.append(x.shape[0])
-        return original(x)
+        return original(x, layer)
 
     model.encoder.frame_embeddings = spy
     return sizes
@@ -220,3 +220,26 @@ def test_compiled_encoder_equals_eager(converted_dir):
     compiled = hear_mwmae.load_model(str(converted_dir), compile=True)
     torch.testing.assert_close(compiled.timestamp_embeddings(audio)[0], eager.timestamp_embeddings(audio)[0],
                                rtol=1e-4, atol=1e-4)
+
+
+def test_embedding_layer_reads_an_earlier_block_through_the_final_norm(converted_dir):
+    full = hear_mwmae.load_model(str(converted_dir))
+    depth = full.config.depth
+    assert depth >= 2 and full.embedding_layer == depth
+    same = hear_mwmae.load_model(str(converted_dir), embedding_layer=depth)
+    early = hear_mwmae.load_model(str(converted_dir), embedding_layer=1)
+    audio = _noise(2, 2.0) * 0.3  # exactly one 2 s unit a clip
+    emb, _ = early.timestamp_embeddings(audio)
+    torch.testing.assert_close(same.timestamp_embeddings(audio)[0], full.timestamp_embeddings(audio)[0])
+    # By hand: frontend, first block only, final norm, "b (t f) d -> b t (f d)".
+    enc = full.encoder
+    log_mel = full.frontend.log_mel(audio)
+    x = full.frontend.normalize(log_mel[:, :200], *full.frontend.stats(log_mel))
+    with torch.no_grad():
+        tokens = enc.norm(enc.blocks[0](enc._prepend_cls(enc.embed(x))))[:, enc.num_prefix:]
+    expected = tokens.reshape(2, full.config.grid_size[0], -1)[:, : emb.shape[1]]
+    torch.testing.assert_close(emb, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(emb, full.timestamp_embeddings(audio)[0], atol=1e-3)
+    for bad in (0, depth + 1, 2.0, True):
+        with pytest.raises(ValueError, match="embedding_layer"):
+            hear_mwmae.load_model(str(converted_dir), embedding_layer=bad)
