@@ -41,6 +41,8 @@ def load_model(model_file_path: str = "", **options) -> HearModel:
         compile: ``torch.compile`` the encoder (default False; slow first call, ~10 % faster after).
         device: where to put the model (default CPU; calls follow the input's device anyway).
         seed: RNG seed for ``random:`` weights (default 0).
+        embedding_layer: read the tokens after encoder block k (1..depth) through the final norm,
+            running only the first k blocks (default None: the last block, the official output).
 
     Returns:
         ``HearModel`` with ``sample_rate``, ``scene_embedding_size``, ``timestamp_embedding_size``.

@@ -53,7 +53,8 @@ class HearModel(nn.Module):
     """The object ``load_model`` returns: frontend + encoder + HEAR attributes.
 
     Attributes: ``sample_rate`` (16000), ``scene_embedding_size`` and
-    ``timestamp_embedding_size`` (5·D, e.g. 3840 for Base), all Python ints.
+    ``timestamp_embedding_size`` (5·D, e.g. 3840 for Base), all Python ints; ``embedding_layer``:
+    the encoder blocks run before the final norm (``depth`` unless asked otherwise).
     """
 
     def __init__(self, encoder: Encoder, chunk_batch_size: int = 32, timestamp_mode: str = "centered",
