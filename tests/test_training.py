@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 
 import hear_mwmae
+from hear_mwmae.frontend import NORM_EPS
 from training import shards as shards_mod
 from training.data import LogMelCrops, ResumableSampler
 from training.optim import effective_lr, lr_at, param_groups
@@ -129,6 +130,42 @@ def test_crops_are_normalised_and_deterministic(shard_dir):
     assert mean == pytest.approx(full.mean(), abs=1e-4) and std == pytest.approx(full.std(), abs=1e-4)
 
 
+def test_mixed_crops_add_powers_of_two_clips(shard_dir):
+    plain = LogMelCrops(shard_dir, seed=3)
+    mixed = LogMelCrops(shard_dir, seed=3, mix_prob=1.0, mix_ratio=0.4)
+    assert plain.mix_partner(0, 5) is None
+    keys = [(e, i) for e in range(4) for i in range(len(mixed))]
+    lams = []
+    for epoch, i in keys:
+        j, off, lam = mixed.mix_partner(epoch, i)
+        assert j != i and 0.0 <= lam < 0.4
+        lams.append(lam)
+        mean, std = mixed.clips[i][3:]
+        a = mixed.raw_crop(i, mixed.crop_offset(epoch, i))
+        b = mixed.raw_crop(j, off)
+        n = min(len(a), len(b))
+        raw = mixed[(epoch, i)].numpy() * (std + NORM_EPS) + mean  # undo clip i's normalisation
+        assert torch.equal(mixed[(epoch, i)], mixed[(epoch, i)])  # seeded: the same key, the same crop
+        # a convex mix of powers: its log lies between the two logs, and adds the weighted powers
+        assert np.all(raw[:n] >= np.minimum(a[:n], b[:n]) - 1e-4) and np.all(raw[:n] <= np.maximum(a[:n], b[:n]) + 1e-4)
+        np.testing.assert_allclose(np.exp(raw[:n]), (1 - lam) * np.exp(a[:n]) + lam * np.exp(b[:n]), rtol=1e-4)
+        np.testing.assert_allclose(raw[n:], a[n:], atol=1e-4)  # past a short partner: clip i alone
+    assert max(lams) - min(lams) > 0.2  # λ really is drawn
+    half = LogMelCrops(shard_dir, seed=3, mix_prob=0.5)
+    share = np.mean([half.mix_partner(e, i) is not None for e in range(40) for i in range(len(half))])
+    assert 0.35 < share < 0.65
+    unmixed = [k for k in [(e, i) for e in range(10) for i in range(len(half))] if half.mix_partner(*k) is None]
+    assert torch.equal(half[unmixed[0]], plain[unmixed[0]])  # unmixed crops are the plain crops
+
+
+@pytest.mark.parametrize("kwargs, word", [({"mix_prob": 1.5}, "mix_prob"), ({"mix_prob": -0.1}, "mix_prob"),
+                                          ({"mix_prob": 0.5, "mix_ratio": 0.0}, "mix_ratio"),
+                                          ({"mix_prob": 0.5, "mix_ratio": 1.2}, "mix_ratio")])
+def test_bad_mix_settings_are_refused(shard_dir, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        LogMelCrops(shard_dir, **kwargs)
+
+
 def test_sampler_splits_ranks_and_resumes():
     def take(s, k):
         it = iter(s)
@@ -208,8 +245,9 @@ def test_config_file_and_flags(tmp_path, shard_dir):
     cfg_file = tmp_path / "c.json"
     cfg_file.write_text(json.dumps({"data": str(shard_dir), "out": "x", "steps": 7, "batch_size": 3}))
     cfg = parse_config(["--config", str(cfg_file), "--steps", "9", "--precision", "bf16", "--no-tensorboard",
-                        "--model-overrides", '{"depth": 2}'])
+                        "--model-overrides", '{"depth": 2}', "--mix-prob", "0.5"])
     assert (cfg.steps, cfg.batch_size, cfg.precision, cfg.tensorboard, cfg.model_overrides) == (9, 3, "bf16", False, {"depth": 2})
+    assert (cfg.mix_prob, cfg.mix_ratio) == (0.5, 0.4)
     with pytest.raises(ValueError, match="precision"):
         parse_config(["--data", "d", "--out", "o", "--precision", "fp8"])
 
@@ -229,9 +267,10 @@ def _losses(out):
 def test_kill_9_then_resume_matches_an_uninterrupted_run(shard_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     full = tmp_path / "full"
-    subprocess.run(_run_cmd(shard_dir, full, 10), cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    mix = ["--mix-prob", "0.5"]  # the mixing draws too must be a pure function of the data position
+    subprocess.run(_run_cmd(shard_dir, full, 10, mix), cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
     broken = tmp_path / "broken"
-    proc = subprocess.Popen(_run_cmd(shard_dir, broken, 10), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_run_cmd(shard_dir, broken, 10, mix), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while not (broken / "ckpt-00000004").exists() and time.time() < deadline and proc.poll() is None:
@@ -239,7 +278,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(shard_dir, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (broken / "ckpt-00000004").exists() and not (broken / "ckpt-00000010").exists()
-    subprocess.run(_run_cmd(shard_dir, broken, 10, ["--resume"]), cwd=REPO, env=env, check=True, capture_output=True,
+    subprocess.run(_run_cmd(shard_dir, broken, 10, [*mix, "--resume"]), cwd=REPO, env=env, check=True, capture_output=True,
                    timeout=300)
     assert _losses(broken) == _losses(full)  # bit-identical losses, every step
 

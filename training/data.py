@@ -33,9 +33,20 @@ class LogMelCrops(Dataset):
     clip's whole-clip mean and population std (the official training parse, mwmae-spec §1.2).
     The crop offset is drawn uniformly from [0, T − 200) as the official code does (the last
     offset is never used; T == 200 uses the clip as is).
+
+    ``mix_prob`` > 0 (off by default, as the official recipe has no augmentation): with that
+    probability the crop is mixed with a random crop of another clip in the mel power domain,
+    log((1 − λ)·exp(a) + λ·exp(b)) with λ ~ U(0, ``mix_ratio``) (BYOL-A's log-mixup-exp), then
+    normalised with clip i's statistics. It multiplies the variety of a small corpus (every
+    pair of clips is a new sound) without new audio. Every draw is seeded by (seed, epoch, i).
     """
 
-    def __init__(self, root: str | Path, seed: int = 0) -> None:
+    def __init__(self, root: str | Path, seed: int = 0, mix_prob: float = 0.0, mix_ratio: float = 0.4) -> None:
+        if not 0.0 <= mix_prob <= 1.0:
+            raise ValueError(f"mix_prob must be in [0, 1] (the share of crops that are mixed), got {mix_prob}")
+        if not 0.0 < mix_ratio <= 1.0:
+            raise ValueError(f"mix_ratio must be in (0, 1] (the largest weight of the mixed-in clip), got {mix_ratio}")
+        self.mix_prob, self.mix_ratio = mix_prob, mix_ratio
         self.root = Path(root)
         index_path = self.root / "index.json"
         if not index_path.is_file():
@@ -57,6 +68,8 @@ class LogMelCrops(Dataset):
                           f"e.g. {self.silent[0]}")
         if not self.clips:
             raise ValueError(f"{self.root} holds no clips (every file was skipped or silent? see report.json)")
+        if mix_prob > 0 and len(self.clips) < 2:
+            raise ValueError(f"mix_prob > 0 needs at least 2 clips to mix; {self.root} holds 1")
         self._arrays: dict[int, np.ndarray] = {}  # memmaps, opened lazily in each worker
 
     def __len__(self) -> int:
@@ -73,11 +86,36 @@ class LogMelCrops(Dataset):
             return 0
         return int(np.random.default_rng([self.seed, epoch, i]).integers(0, frames - CROP_FRAMES))
 
+    def raw_crop(self, i: int, off: int) -> np.ndarray:
+        """(min(T, 200), 80) float32 log-mel of clip i from frame ``off``, as stored (not normalised)."""
+        shard, start = self.clips[i][:2]
+        return np.asarray(self._array(shard)[start + off : start + off + CROP_FRAMES], dtype=np.float32)
+
+    def mix_partner(self, epoch: int, i: int) -> tuple[int, int, float] | None:
+        """(clip j != i, its crop offset, λ) that crop (epoch, i) is mixed with, or None (unmixed)."""
+        if self.mix_prob <= 0:
+            return None
+        rng = np.random.default_rng([self.seed, epoch, i, 1])  # 1: a stream apart from crop_offset's
+        if rng.random() >= self.mix_prob:
+            return None
+        j = int(rng.integers(0, len(self.clips) - 1))
+        j += j >= i  # any clip but i
+        frames = self.clips[j][2]
+        off = 0 if frames <= CROP_FRAMES else int(rng.integers(0, frames - CROP_FRAMES))
+        return j, off, float(rng.uniform(0.0, self.mix_ratio))
+
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
         epoch, i = key
-        shard, start, frames, mean, std = self.clips[i]
-        off = self.crop_offset(epoch, i)
-        crop = np.asarray(self._array(shard)[start + off : start + off + CROP_FRAMES], dtype=np.float32)
+        mean, std = self.clips[i][3:]
+        crop = self.raw_crop(i, self.crop_offset(epoch, i))
+        partner = self.mix_partner(epoch, i)
+        if partner is not None:
+            j, off, lam = partner
+            other = self.raw_crop(j, off)
+            n = min(len(crop), len(other))  # a clip shorter than 200 frames mixes over its length only
+            crop = np.array(crop)  # a writable copy: float32 shards give a read-only memmap view
+            # log-mel is log(power + eps): mixing sounds adds powers, so the mixture is a log-sum-exp
+            crop[:n] = np.logaddexp(crop[:n] + np.log1p(-lam), other[:n] + np.log(max(lam, 1e-12)))
         return torch.from_numpy((crop - mean) / (std + NORM_EPS))
 
 

@@ -12,8 +12,9 @@ Continue pretraining a published or exported model with a new schedule: --init-f
 
 Defaults follow the official recipe (mwmae-spec.md §1.2, §5, §6): AdamW β (0.9, 0.999), weight
 decay 0.05 on every parameter, lr = 1.5e-5 × effective batch / 256, linear warm-up then cosine
-to 0, mask ratio 0.8, no augmentation. One deliberate difference: each rank draws its own
-masking noise (the official pmap replicated it, so every device used the same masks).
+to 0, mask ratio 0.8, no augmentation (``--mix-prob`` adds one, off by default). One deliberate
+difference: each rank draws its own masking noise (the official pmap replicated it, so every
+device used the same masks).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class TrainConfig:
     max_steps_this_run: int = 0  # stop (with a checkpoint) after this many steps; 0 = run to the end
     push_to_hub: str = ""  # owner/name: export the final checkpoint to OUT/export and upload it
     init_from: str = ""  # start a new run from these weights (export dir, hf://, .safetensors); fresh optimizer
+    mix_prob: float = 0.0  # share of crops mixed with another clip's crop (log-mixup-exp); official: 0
+    mix_ratio: float = 0.4  # largest weight of the mixed-in clip (λ ~ U(0, mix_ratio))
 
     def __post_init__(self) -> None:
         if not self.data or not self.out:
@@ -193,7 +196,7 @@ def train(cfg: TrainConfig) -> dict:
         if info.is_main:
             print(f"resumed from {path} (step {step})")
     ddp = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
-    dataset = LogMelCrops(cfg.data, seed=cfg.seed)
+    dataset = LogMelCrops(cfg.data, seed=cfg.seed, mix_prob=cfg.mix_prob, mix_ratio=cfg.mix_ratio)
     consumed = step * cfg.batch_size * cfg.accum_steps
     loader = iter(make_loader(dataset, cfg.batch_size, info.rank, info.world_size, cfg.seed, consumed, cfg.workers,
                               pin_memory=device.type == "cuda"))
