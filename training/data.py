@@ -80,11 +80,13 @@ class LogMelCrops(Dataset):
             self._arrays[shard] = np.load(self.shard_files[shard], mmap_mode="r")
         return self._arrays[shard]
 
-    def crop_offset(self, epoch: int, i: int) -> int:
+    def _draw_offset(self, i: int, rng: np.random.Generator) -> int:
+        """A crop offset of clip i, uniform in [0, T − 200) (0 when T <= 200: no draw)."""
         frames = self.clips[i][2]
-        if frames <= CROP_FRAMES:
-            return 0
-        return int(np.random.default_rng([self.seed, epoch, i]).integers(0, frames - CROP_FRAMES))
+        return 0 if frames <= CROP_FRAMES else int(rng.integers(0, frames - CROP_FRAMES))
+
+    def crop_offset(self, epoch: int, i: int) -> int:
+        return self._draw_offset(i, np.random.default_rng([self.seed, epoch, i]))
 
     def raw_crop(self, i: int, off: int) -> np.ndarray:
         """(min(T, 200), 80) float32 log-mel of clip i from frame ``off``, as stored (not normalised)."""
@@ -100,8 +102,7 @@ class LogMelCrops(Dataset):
             return None
         j = int(rng.integers(0, len(self.clips) - 1))
         j += j >= i  # any clip but i
-        frames = self.clips[j][2]
-        off = 0 if frames <= CROP_FRAMES else int(rng.integers(0, frames - CROP_FRAMES))
+        off = self._draw_offset(j, rng)
         return j, off, float(rng.uniform(0.0, self.mix_ratio))
 
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
