@@ -8,20 +8,21 @@ Nothing here unpickles. Sources accepted by :func:`load_checkpoint`:
   (the latest step is taken), converted in memory;
 * ``hf://owner/name[@revision]`` on the Hugging Face Hub (honours ``HF_HUB_OFFLINE`` and the cache);
 * ``random:<config name>``: freshly initialised weights (a baseline, or for tests);
-* ``""``: the weights bundled inside the package.
+* ``""`` or ``"bundled"``: the weights bundled inside the package (a local folder that happens to be
+  named ``bundled`` is spelled ``./bundled``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_write, atomic_write_bytes
 from .config import ModelConfig, get_config
 from .flax_checkpoint import (
     convert_params,
@@ -56,54 +57,6 @@ NO_WEIGHTS_HELP = (
 
 
 # ---- writing -----------------------------------------------------------------------------
-def atomic_write(path: str | Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it into place.
-
-    Readers never see half a file, and an interrupted write leaves the old file intact.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def atomic_save_npy(path: str | Path, array) -> Path:
-    """``np.save`` to ``path`` atomically (through a file handle: given a name, np.save would
-    append ".npy" to the temp file's)."""
-    import numpy as np
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-
-    return atomic_write(path, write)
-
-
-def atomic_savez(path: str | Path, arrays: dict) -> Path:
-    """``np.savez`` of ``{name: array}`` to ``path`` atomically, streamed to the file (no copy of
-    the whole archive in memory; through a handle, as np.savez would append ".npz" to a name)."""
-    import numpy as np
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    return atomic_write(path, write)
-
-
 def save_safetensors(model, directory: str | Path) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (atomically; config also in the header metadata)."""
     directory = Path(directory)
@@ -248,6 +201,9 @@ def load_official(path: str | Path, config: ModelConfig | None = None):
     return model.eval()
 
 
+BUNDLED_SPELLINGS = ("", "bundled")  # the one way every command names the bundled weights
+
+
 def bundled_weights_available() -> bool:
     return (BUNDLED_DIR / WEIGHTS_NAME).is_file()
 
@@ -296,7 +252,7 @@ def load_checkpoint(source: str | os.PathLike = "", seed: int = 0):
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"model_file_path must be a str or path, got {type(source).__name__}")
     source = os.fspath(source)
-    if source == "":
+    if source in BUNDLED_SPELLINGS:
         if not bundled_weights_available():
             raise CheckpointNotFoundError(f"no bundled default weights in this install ({BUNDLED_DIR}). " + NO_WEIGHTS_HELP)
         return _load_our_dir(BUNDLED_DIR)

@@ -7,9 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
-
-
 def _cmd_convert(args) -> int:
     from .checkpoint import load_official
     from .config import ModelConfig, get_config
@@ -61,91 +58,30 @@ def _cmd_info(args) -> int:
     return 0
 
 
-def _collect_audio(inputs: list[str]) -> list[tuple[Path, str]]:
-    """(file, name relative to its input) for every audio file given or found under folders."""
-    files = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES:
-                    files.append((f, str(f.relative_to(p))))
-        elif p.is_file():
-            files.append((p, p.name))
-        else:
-            raise FileNotFoundError(f"no such audio file or folder: {item}")
-    if not files:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) found in {inputs}")
-    return files
-
-
-def read_audio(path, name: str | None = None):
-    """An audio file (path, or an open binary file with ``name`` for messages), any sample rate /
-    channel count -> (1, n) float32 16 kHz mono tensor (mean of the channels, torchaudio resampling)."""
-    import soundfile as sf
-    import torch
-    import torchaudio
-
-    from .frontend import SAMPLE_RATE
-
-    name = name or str(path)
-    try:
-        data, rate = sf.read(path if hasattr(path, "read") else str(path), dtype="float32", always_2d=True)
-    except Exception as e:  # libsndfile raises its own error type
-        raise ValueError(f"cannot decode {name}: {e}") from e
-    if data.shape[0] == 0:
-        raise ValueError(f"{name} holds no samples")
-    audio = torch.from_numpy(data.mean(axis=1))[None]
-    if rate != SAMPLE_RATE:
-        audio = torchaudio.functional.resample(audio, rate, SAMPLE_RATE)
-    return audio
-
-
-def _save_npy(path: Path, array) -> None:
-    from .checkpoint import atomic_save_npy
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save_npy(path, array)
-
-
 def _cmd_embed(args) -> int:
-    import numpy as np
+    from .batch import EmbedJob, run
+
+    options = {"chunk_batch_size": args.batch_size, "timestamp_mode": args.timestamp_mode, "precision": args.precision,
+               "embedding_layer": args.layer}
+    job = EmbedJob(inputs=args.inputs, out=args.out, npz=args.npz, kind=args.kind, model=args.model,
+                   options=options, overwrite=args.overwrite)  # refuses bad inputs/outputs before any work
+    if args.precision == "fp16" and args.device.split(":")[0] == "cpu":
+        raise ValueError("--precision fp16 on CPU is slower than fp32 (no fp16 matmul kernels); use --precision bf16 "
+                         "or fp32 on CPU, fp16 on GPUs without bf16")
     from tqdm import tqdm
 
     from . import load_model
 
-    if not args.out and not args.npz:
-        raise ValueError("give --out DIR (one .npy per file) or --npz FILE (all in one archive)")
-    files = _collect_audio(args.inputs)
-    options = {"chunk_batch_size": args.batch_size, "timestamp_mode": args.timestamp_mode, "precision": args.precision,
-               "embedding_layer": args.layer}
-    model = load_model(args.model, **options).to(args.device)
-    kinds = ("scene", "timestamp") if args.kind == "both" else (args.kind,)
-    archive: dict[str, np.ndarray] = {}
-    for path, name in tqdm(files, desc="embedding", unit="file", disable=args.quiet):
-        audio = read_audio(path).to(args.device)
-        results = {}
-        if "scene" in kinds:
-            results["scene"] = model.scene_embeddings(audio)[0].cpu().numpy()
-        if "timestamp" in kinds:
-            emb, ts = model.timestamp_embeddings(audio)
-            results["timestamp"] = emb[0].cpu().numpy()
-            results["timestamps_ms"] = ts[0].cpu().numpy()
-        for key, value in results.items():
-            if args.npz:
-                archive[f"{name}/{key}"] = value
-            else:
-                _save_npy(Path(args.out) / f"{name}.{key}.npy", value)
-    if args.npz:
-        from .checkpoint import atomic_savez
-
-        Path(args.npz).parent.mkdir(parents=True, exist_ok=True)
-        atomic_savez(Path(args.npz), archive)
+    model = load_model(args.model, device=args.device, **options)
+    report = run(job, model, progress=lambda files: tqdm(files, desc="embedding", unit="file", disable=args.quiet))
+    for failure in report.failed:
+        print(f"hear-mwmae embed: could not embed {failure['path']}: {failure['error']}", file=sys.stderr)
     if not args.quiet:
-        where = args.npz or args.out
-        print(f"embedded {len(files)} file(s) -> {where} ({', '.join(kinds)}; "
-              f"{model.scene_embedding_size}-d, {model.config.frame_ms:g} ms hop)")
-    return 0
+        where = " and ".join(str(p) for p in (args.out, args.npz) if p)
+        print(f"embedded {len(report.embedded)} file(s) -> {where} ({', '.join(job.keys)}; {model.scene_embedding_size}-d, "
+              f"{model.config.frame_ms:g} ms hop); {len(report.skipped)} already done, {len(report.failed)} failed"
+              f"; report: {', '.join(str(p) for p in job.report_paths())}")
+    return 1 if report.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,21 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_convert)
 
     i = sub.add_parser("info", help="config, parameter count and embedding sizes of a checkpoint")
-    i.add_argument("model", help="checkpoint (see `embed --model`)")
+    i.add_argument("model", nargs="?", default="", help="checkpoint (see `embed --model`); default: the bundled weights")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=_cmd_info)
 
     e = sub.add_parser("embed", help="audio files or folders -> embeddings (.npy per file, or one .npz)")
     e.add_argument("inputs", nargs="+", help="audio files and/or folders (searched recursively)")
     e.add_argument("--model", default="", help="checkpoint dir/file, official checkpoint, hf://owner/name, "
-                                              "random:<config>; default: the bundled weights")
-    e.add_argument("--out", help="output folder: <name>.scene.npy, <name>.timestamp.npy, <name>.timestamps_ms.npy")
-    e.add_argument("--npz", help="write one .npz archive instead (keys <name>/scene, …)")
+                                              "random:<config>, or bundled (the default): the bundled weights")
+    e.add_argument("--out", help="output folder: <name>.scene.npy, <name>.timestamp.npy, <name>.timestamps_ms.npy, "
+                                 "<name> = the path relative to the inputs' common folder; report in embed_report.json")
+    e.add_argument("--npz", help="one .npz archive (keys <name>/scene, …; report in <archive>.report.json); "
+                                 "with --out, both are written")
+    e.add_argument("--overwrite", action="store_true",
+                   help="re-embed files whose outputs exist (default: skip them, so an interrupted run resumes)")
     e.add_argument("--kind", choices=("scene", "timestamp", "both"), default="both")
     e.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     e.add_argument("--batch-size", type=int, default=32, help="2 s units per encoder call (memory bound)")
     e.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                   help="encoder precision; bf16 is ~3x faster on CPUs with AMX (see README, Performance)")
+                   help="encoder precision; bf16 is faster on CPUs with AMX or AVX-512-bf16 and on GPUs, "
+                        "slower on CPUs without (docs/performance.md); fp16 is for GPUs only")
     e.add_argument("--timestamp-mode", choices=("centered", "official"), default="centered")
     e.add_argument("--layer", type=int, default=None, metavar="K",
                    help="read the tokens after encoder block K (1..depth) through the final norm; default: the last")
@@ -206,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except (ValueError, TypeError, FileNotFoundError) as e:  # CheckpointError is a ValueError
         print(f"hear-mwmae {args.command}: error: {e}", file=sys.stderr)
         return 2
 

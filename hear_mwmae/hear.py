@@ -16,6 +16,7 @@ i · duration / n over all frames.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -49,6 +50,24 @@ def check_audio(audio) -> torch.Tensor:
     return audio
 
 
+def check_device(device) -> torch.device:
+    """A device name or ``torch.device`` -> ``torch.device``, refusing one this machine does not have."""
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device {device!r} is not a torch device name; use e.g. 'cpu' or 'cuda:0' ({e})") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(d)!r} asked for, but torch sees no CUDA GPU here (no GPU, no driver, or a "
+                             f"CPU-only torch build); use device 'cpu'")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(d)!r} asked for, but this machine has {torch.cuda.device_count()} CUDA GPU(s): "
+                             f"use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+    elif d.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' asked for, but the Apple MPS backend is not available here; use device 'cpu'")
+    return d
+
+
 class HearModel(nn.Module):
     """The object ``load_model`` returns: frontend + encoder + HEAR attributes.
 
@@ -73,6 +92,7 @@ class HearModel(nn.Module):
         self.chunk_batch_size = chunk_batch_size
         self.timestamp_mode = timestamp_mode
         self.precision = precision
+        self._warned_fp16_cpu = False
         self.encoder.to(self.compute_dtype(next(encoder.parameters()).device))
         # Optional torch.compile of the encoder (off by default: it costs ~40 s of compilation
         # for Base on 2 CPU cores and gains ~10 %; the eager path is already fused where it counts).
@@ -162,6 +182,11 @@ class HearModel(nn.Module):
         if param.device != audio.device:
             self.to(audio.device)  # follow the input's device
         dtype = self.compute_dtype(audio.device)
+        if dtype == torch.float16 and audio.device.type == "cpu" and not self._warned_fp16_cpu:
+            # Measured: fp16 matmuls on CPU are ~2x slower than fp32 (no fp16 GEMM kernels); bf16 is the CPU option.
+            warnings.warn("precision='fp16' on CPU is slower than fp32 and less accurate than bf16; "
+                          "use precision='bf16' (or 'fp32') on CPU, fp16 only on GPUs without bf16", stacklevel=3)
+            self._warned_fp16_cpu = True
         if param.dtype != dtype:
             self.encoder.to(dtype)
         return audio
@@ -169,30 +194,37 @@ class HearModel(nn.Module):
     @torch.inference_mode()
     def timestamp_embeddings(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, L) -> embeddings (B, n, E) float32 and timestamps (B, n) float32 ms, on audio's device."""
-        audio = self._prepare(audio)
-        b, n_samples = audio.shape
-        n = self.num_timestamps(n_samples)
-        out = torch.zeros(b, n, self.timestamp_embedding_size, device=audio.device)
-        tpu = self.config.grid_size[0]  # frames per unit
-        for clip, unit, emb in self._units(audio):
-            for c, start, e in zip(clip.tolist(), (unit * tpu).tolist(), emb):
-                if start < n:  # the last unit may be all padding
-                    stop = min(start + tpu, n)
-                    out[c, start:stop] = e[: stop - start]
-        ts = self.timestamps(n_samples, n, device=audio.device).expand(b, n).contiguous()
-        return out, ts
+        _, emb, ts = self._embed(audio, scene=False, timestamps=True)
+        return emb, ts
 
     @torch.inference_mode()
     def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, L) -> (B, E) float32: the mean of all official frame embeddings of each clip."""
+        return self._embed(audio, scene=True, timestamps=False)[0]
+
+    @torch.inference_mode()
+    def embeddings(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Both kinds from one encoder pass: (B, L) -> scene (B, E), timestamp embeddings (B, n, E),
+        timestamps (B, n) ms; equal to :meth:`scene_embeddings` and :meth:`timestamp_embeddings`."""
+        return self._embed(audio, scene=True, timestamps=True)
+
+    def _embed(self, audio, scene: bool, timestamps: bool):
         audio = self._prepare(audio)
         b, n_samples = audio.shape
-        n = self.num_embedding_frames(n_samples)
-        total = torch.zeros(b, self.scene_embedding_size, device=audio.device, dtype=torch.float64)
-        tpu = self.config.grid_size[0]
+        n_official, n_ts = self.num_embedding_frames(n_samples), self.num_timestamps(n_samples)
+        total = torch.zeros(b, self.scene_embedding_size, device=audio.device, dtype=torch.float64) if scene else None
+        out = torch.zeros(b, n_ts, self.timestamp_embedding_size, device=audio.device) if timestamps else None
+        tpu = self.config.grid_size[0]  # frames per unit
         for clip, unit, emb in self._units(audio):
-            valid = (n - unit * tpu).clamp(0, tpu)  # frames of each unit inside the clip
-            keep = torch.arange(tpu, device=audio.device)[None, :] < valid[:, None]
-            sums = (emb * keep[..., None]).sum(dim=1, dtype=torch.float64)
-            total.index_add_(0, clip, sums)
-        return (total / n).float()
+            if scene:  # sum of the unit's frames that lie inside the clip's official frames
+                valid = (n_official - unit * tpu).clamp(0, tpu)
+                keep = torch.arange(tpu, device=audio.device)[None, :] < valid[:, None]
+                total.index_add_(0, clip, (emb * keep[..., None]).sum(dim=1, dtype=torch.float64))
+            if timestamps:
+                for c, start, e in zip(clip.tolist(), (unit * tpu).tolist(), emb):
+                    if start < n_ts:  # the last unit may be all padding
+                        stop = min(start + tpu, n_ts)
+                        out[c, start:stop] = e[: stop - start]
+        scene_emb = (total / n_official).float() if scene else None
+        ts = self.timestamps(n_samples, n_ts, device=audio.device).expand(b, n_ts).contiguous() if timestamps else None
+        return scene_emb, out, ts

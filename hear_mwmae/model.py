@@ -36,13 +36,16 @@ def _trunc_normal_fan_in(tensor: torch.Tensor, scale: float, fan_in: int) -> Non
 
 # oneDNN's fused linear+GELU(tanh) and linear+add (the kernels torch.compile uses on CPU).
 _ONEDNN_FUSION = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+# Why a check: oneDNN has bf16 kernels only on CPUs with AVX-512 (or AMX); on an AVX2-only CPU (e.g. AMD
+# EPYC Zen 3) the fused bf16 op fails ("could not create a primitive descriptor"), while plain bf16 linear works.
+_ONEDNN_FUSION_DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN_FUSION and torch.ops.mkldnn._is_mkldnn_bf16_supported() else ())
 
 
 def _use_onednn_fusion(x: torch.Tensor) -> bool:
     """Eager inference on CPU in fp32/bf16 only: the fused kernels have no autograd, and under
     torch.compile inductor does its own fusion (it rejects these ops on non-constant weights)."""
     return (_ONEDNN_FUSION and x.device.type == "cpu" and not torch.is_grad_enabled()
-            and x.dtype in (torch.float32, torch.bfloat16) and not torch.compiler.is_compiling())
+            and x.dtype in _ONEDNN_FUSION_DTYPES and not torch.compiler.is_compiling())
 
 
 class Mlp(nn.Module):

@@ -136,7 +136,7 @@ def test_atomic_savez_round_trip_and_failure(tmp_path):
     """Arrays round-trip; a write that fails half-way leaves the old archive and no temp file."""
     import numpy as np
 
-    from hear_mwmae.checkpoint import atomic_savez
+    from hear_mwmae.atomic import atomic_savez
 
     path = tmp_path / "emb.npz"
     atomic_savez(path, {"a/scene": np.arange(6.0).reshape(2, 3), "b": np.ones(4, np.float16)})

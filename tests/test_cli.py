@@ -40,7 +40,7 @@ def test_embed_layer_option(converted_dir, tmp_path, capsys):
     scene = np.load(out / "speech.wav.scene.npy")
     np.testing.assert_allclose(scene, early.scene_embeddings(torch.from_numpy(audio)[None])[0].numpy(), atol=1e-5)
     assert not np.allclose(scene, last.scene_embeddings(torch.from_numpy(audio)[None])[0].numpy(), atol=1e-3)
-    assert main(args + ["--layer", "99"]) == 2
+    assert main(args + ["--layer", "99", "--overwrite"]) == 2
     assert "embedding_layer must be an int in 1..2" in capsys.readouterr().err
 
 
@@ -65,8 +65,8 @@ def test_embed_errors(tmp_path, converted_dir, capsys):
     assert "no such audio file" in capsys.readouterr().err
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00garbage")
-    assert main(["embed", str(bad), "--model", str(converted_dir), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "cannot decode" in capsys.readouterr().err
+    assert main(["embed", str(bad), "--model", str(converted_dir), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert "could not embed" in capsys.readouterr().err
     assert main(["embed", str(EXAMPLE_WAV), "--model", str(converted_dir)]) == 2
     assert "--out" in capsys.readouterr().err
 

@@ -36,11 +36,19 @@ def test_model_specs(tmp_path):
     ("./missing/ckpt", "neither an existing checkpoint path"),
     ("hear_mwmae.baselines.logmel:/no/such/file", "does not exist"),
     ("random:mwmae_tiny?=x", "key=value"),
-    ("", "needs a value"),
 ])
 def test_bad_model_specs(spec, match):
     with pytest.raises(ValueError, match=match):
         parse_model(spec)
+
+
+@pytest.mark.parametrize("spec", ["", "bundled", " bundled "])
+def test_bundled_spelling_is_the_one_of_load_model(spec):
+    """eval --model "" or bundled: heareval calls hear_mwmae.load_model() with no path, as the validator does."""
+    model = parse_model(spec)
+    assert (model.module, model.weights, model.options) == ("hear_mwmae", None, {})
+    assert model.heareval_args() == ["hear_mwmae"]
+    assert model.slug.startswith("bundled-")
 
 
 def test_options_suffix_matches_heareval():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
+from hear_mwmae.audio_io import AUDIO_SUFFIXES, is_audio_file
 
 
 def list_audio(sources: list[str]) -> dict[Path, str]:
@@ -22,7 +22,7 @@ def list_audio(sources: list[str]) -> dict[Path, str]:
         p = Path(src)
         if p.is_dir():
             for f in p.rglob("*"):
-                if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES:
+                if is_audio_file(f):
                     found.setdefault(f, src)
         elif p.suffix.lower() in (".txt", ".csv") and p.is_file():
             for f, label in _read_manifest(p):
@@ -65,6 +65,6 @@ def _resolve(manifest: Path, entry: str) -> Path:
 
 def decode(path: Path) -> np.ndarray:
     """Any file libsndfile reads -> float32 mono at 16 kHz (torchaudio resampling)."""
-    from hear_mwmae.cli import read_audio
+    from hear_mwmae.audio_io import load_mono
 
-    return read_audio(path)[0].numpy()
+    return load_mono(path)

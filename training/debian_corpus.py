@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hear_mwmae.checkpoint import atomic_write, atomic_write_bytes
+from hear_mwmae.atomic import atomic_write, atomic_write_bytes
 from hear_mwmae.frontend import SAMPLE_RATE
 
 PACKAGES = ["wesnoth-1.16-music", "supertuxkart-data", "freedoom", "lmms-common", "sound-theme-freedesktop", "espeak-ng"]
@@ -194,7 +194,7 @@ def lmms_notes(out: Path, clips: int, seed: int = 0, root: str = LMMS_SAMPLES) -
     onsets, 0.25-3 s long (20 ms fade-out), peak-normalised, at a random gain; 70 % of the clips
     play one instrument sample at random pitches in ±12 semitones, 30 % a kit of three drum
     samples at ±3 semitones. Overlapping notes add up; the clip is scaled to peak at most 0.9."""
-    from hear_mwmae.cli import read_audio
+    from hear_mwmae.audio_io import read_audio
 
     sources: dict[Path, np.ndarray] = {}  # the first 6 s: all a 3 s note an octave up needs
     pools: dict[str, list[Path]] = {}
@@ -237,7 +237,7 @@ def lmms_notes(out: Path, clips: int, seed: int = 0, root: str = LMMS_SAMPLES) -
 def speed_copies(rows: list[tuple[str, str]], out: Path) -> list[tuple[str, str]]:
     """One speed-perturbed 16 kHz FLAC copy of each (path, source) row, the factor alternating
     over SPEED_FACTORS; -> the copies' rows, labelled ``<source>+speed``. Undecodable files are left out."""
-    from hear_mwmae.cli import read_audio
+    from hear_mwmae.audio_io import read_audio
 
     copies = []
     for i, (path, source) in enumerate(rows):

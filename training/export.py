@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from hear_mwmae import MaskedAutoencoder, ModelConfig
-from hear_mwmae.checkpoint import atomic_write_bytes
+from hear_mwmae.atomic import atomic_write_bytes
 
 from . import state
 

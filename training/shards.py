@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hear_mwmae.checkpoint import atomic_save_npy, atomic_write_bytes
+from hear_mwmae.atomic import atomic_save_npy, atomic_write_bytes
 from hear_mwmae.frontend import SAMPLE_RATE, reflect_index
 
 from .corpus import decode, list_audio

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from hear_mwmae.checkpoint import atomic_write
+from hear_mwmae.atomic import atomic_write
 from hear_mwmae.embed import patchify, unpatchify
 
 

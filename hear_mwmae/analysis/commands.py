@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write_bytes, load_checkpoint
+from ..atomic import atomic_write_bytes
+from ..checkpoint import load_checkpoint
 from .data import load_clips
 from .grid import TokenGrid, check_variants
 from .io import load_result, save_figure, save_result

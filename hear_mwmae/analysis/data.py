@@ -32,11 +32,11 @@ def synthetic_audio(index: int, seed: int = 0, seconds: float = 2.0) -> torch.Te
 
 def audio_files(source: str | Path) -> list[Path]:
     """Audio files of a file or a folder (recursive, sorted)."""
-    from ..cli import _collect_audio
+    from ..audio_io import audio_files as find_audio
 
     if not Path(source).exists():
         raise FileNotFoundError(f"no such audio file or folder: {source} (or use '{SYNTHETIC}')")
-    return [f for f, _ in _collect_audio([str(source)])]
+    return [f for f, _ in find_audio([source])]
 
 
 def crop(logmel: torch.Tensor, frames: int, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
@@ -67,7 +67,7 @@ def load_clips(source: str | Path, n_clips: int, seed: int = 0, frames: int = 20
             out.append(mel[:frames])
             names.append(f"{SYNTHETIC}:{seed}:{i}")
         return torch.stack(out), names
-    from ..cli import read_audio
+    from ..audio_io import read_audio
 
     files = audio_files(source)
     if len(files) > n_clips:

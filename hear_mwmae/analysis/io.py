@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_savez, atomic_write, atomic_write_bytes
+from ..atomic import atomic_savez, atomic_write, atomic_write_bytes
 
 
 def _jsonable(value):

@@ -100,7 +100,7 @@ class LinearProbeScorer:
     name = "linear probe top-1 accuracy"
 
     def __init__(self, task_dir: str | Path, l2: float = 1.0, batch_size: int = 32, max_clips: int | None = None) -> None:
-        from ..cli import read_audio
+        from ..audio_io import read_audio
 
         task = read_hear_task(task_dir)
         names = list(task["splits"])

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     """Add the ``eval`` and ``tasks`` subcommands to the ``hear-mwmae`` parser."""
     e = subparsers.add_parser("eval", help="HEAR evaluation with heareval (embeddings + predictions) -> results table")
     e.add_argument("--model", action="append", required=True, metavar="SPEC",
-                   help="model to evaluate (repeat for several): checkpoint path, hf://owner/name, random:<config>, "
+                   help="model to evaluate (repeat for several): bundled (the bundled weights), checkpoint path, hf://owner/name, random:<config>, "
                         "or a HEAR module name such as hear_mwmae.baselines.logmel; '?key=value&…' adds load_model options")
     e.add_argument("--tasks-dir", required=True, help="folder of HEAR task folders (ours or the official ones)")
     e.add_argument("--tasks", help="comma-separated task folder names or task names (default: all in --tasks-dir)")

@@ -3,6 +3,7 @@
 SPEC forms (an optional ``?key=value&key=value`` suffix adds ``load_model`` options; values are
 read as JSON when they parse, else as strings):
 
+- ``bundled`` (or ``""``): the weights bundled in the package, as ``load_model()`` loads them;
 - ``path/to/checkpoint`` (an existing file or folder): our checkpoints or official Flax ones,
   loaded by the ``hear_mwmae`` module (heareval calls ``hear_mwmae.load_model(path)``);
 - ``hf://owner/name[@rev]`` or ``random:<config>``: ``hear_mwmae`` with
@@ -37,7 +38,7 @@ class ModelSpec:
     def slug(self) -> str:
         """A folder name for this model's outputs: readable, unique per (module, weights, options)."""
         if self.module == "hear_mwmae":
-            base = Path(self.weights).name if self.weights else str(self.options.get("model_file_path", "default"))
+            base = Path(self.weights).name if self.weights else str(self.options.get("model_file_path", "bundled"))
         else:
             base = self.module.rsplit(".", 1)[-1] + (f"-{Path(self.weights).name}" if self.weights else "")
         extra = {k: v for k, v in self.options.items() if k != "model_file_path"}
@@ -75,8 +76,8 @@ def _parse_options(query: str) -> dict:
 
 def parse_model(spec: str, options: dict | None = None) -> ModelSpec:
     """Turn ``--model SPEC`` (see the module docstring) into a :class:`ModelSpec`."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError("--model needs a value: a checkpoint path, hf://owner/name, random:<config> or a module name")
+    if not isinstance(spec, str):
+        raise TypeError(f"--model must be a string, got {type(spec).__name__}")
     base, _, query = spec.strip().partition("?")
     opts = dict(options or {})
     if query:
@@ -84,6 +85,8 @@ def parse_model(spec: str, options: dict | None = None) -> ModelSpec:
             opts.update(_parse_options(query))
         except ValueError as e:
             raise ValueError(f"--model {spec!r}: options after '?' must look like key=value&key=value ({e})") from None
+    if base in ("", "bundled"):  # the bundled weights: heareval calls hear_mwmae.load_model() with no path
+        return ModelSpec(spec or "bundled", "hear_mwmae", None, opts)
     if base.startswith(("hf://", "random:")):
         return ModelSpec(spec, "hear_mwmae", None, {"model_file_path": base, **opts})
     if Path(base).expanduser().exists():

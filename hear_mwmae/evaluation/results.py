@@ -15,7 +15,7 @@ import math
 import time
 from pathlib import Path
 
-from ..checkpoint import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 NON_SPLIT_KEYS = {"aggregated_scores", "hparams", "postprocessing", "score_mode", "embedding_path"}
 # t_{0.975, df} for df = 1..30; beyond 30 the normal quantile is close enough for a summary.

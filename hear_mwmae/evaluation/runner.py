@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoint import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from .heareval_driver import GRIDS, INSTALL_HINT, SEED_ENV, missing_requirements
 from .models import ModelSpec
 TASK_MARKER = ".hear_mwmae-task-fingerprint"  # in each embeddings task folder: which task version made it

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for hear_mwmae/
-from hear_mwmae.checkpoint import atomic_write_bytes  # noqa: E402
+from hear_mwmae.atomic import atomic_write_bytes  # noqa: E402
 
 LEVELS = 127  # 7-bit codes: one bit fewer than uint8 compresses 0.67 -> 0.56 of the raw bytes
 CHUNK = 100_000  # frames converted at a time (bounded memory)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for training/
-from hear_mwmae.checkpoint import atomic_save_npy, atomic_write_bytes  # noqa: E402
+from hear_mwmae.atomic import atomic_save_npy, atomic_write_bytes  # noqa: E402
 from training.shards import clip_stats  # noqa: E402
 
 

@@ -31,19 +31,17 @@ def shared_data_dir() -> Path:
 
 
 def load_mono(path: str | Path) -> np.ndarray:
-    """Any file libsndfile reads -> float32 mono at 16 kHz (``hear_mwmae.cli.read_audio``)."""
-    from ...cli import read_audio
+    """Any file libsndfile reads -> float32 mono at 16 kHz (``hear_mwmae.audio_io.load_mono``)."""
+    from ...audio_io import load_mono as load
 
-    return read_audio(path)[0].numpy()
+    return load(path)
 
 
 def decode_mono(data: bytes, name: str = "audio bytes") -> np.ndarray:
     """Like :func:`load_mono` for the bytes of an audio file."""
-    import io
+    from ...audio_io import load_mono as load
 
-    from ...cli import read_audio
-
-    return read_audio(io.BytesIO(data), name=name)[0].numpy()
+    return load(data, name=name)
 
 
 def frame_rms(audio: np.ndarray, frame: int = 160) -> np.ndarray:
