@@ -13,31 +13,57 @@ import torch
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
 def machine_info() -> dict:
-    cpu, flags = platform.processor() or "unknown", set()
+    """CPU model, cores, the ISA features that decide bf16/fp32 speed, torch version and threads, GPU."""
+    cpu, vendor, family, model, flags = platform.processor() or "unknown", "", "", "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "model name" and cpu in ("unknown", platform.processor()):
+                cpu = value
+            elif key == "vendor_id" and not vendor:
+                vendor = value
+            elif key == "cpu family" and not family:
+                family = value
+            elif key == "model" and not model:
+                model = value
+            elif key == "flags" and not flags:
+                flags = set(value.split())
     except OSError:
         pass
     info = {
-        "cpu": cpu,
+        "cpu": cpu, "vendor": vendor, "cpu_family": family, "cpu_model": model,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "amx_bf16": "amx_bf16" in flags,
-        "avx512_bf16": "avx512_bf16" in flags,
+        "isa": {flag: flag in flags for flag in ISA_FLAGS},
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_bf16": bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+    info["kind"] = machine_kind(info)
     return info
 
 
+def machine_kind(info: dict) -> str:
+    """A short label for result file names and tables, e.g. ``cpu-amd-avx2``, ``cpu-intel-amx``, ``cuda-h100``."""
+    if info.get("cuda"):
+        return "cuda-" + "".join(c for c in info["cuda"].lower().split("nvidia")[-1].split()[0] if c.isalnum())
+    isa = info["isa"]
+    best = next((name for name, flag in (("amx", "amx_bf16"), ("avx512bf16", "avx512_bf16"), ("avx512", "avx512f"),
+                                         ("avx2", "avx2")) if isa.get(flag)), "sse")
+    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(info.get("vendor", ""), "cpu")
+    return f"cpu-{vendor}-{best}"
+
+
 def print_machine(info: dict) -> None:
-    print(f"# machine: {info['cpu']} | cores {info['cores']} | torch {info['torch']} threads {info['torch_threads']}"
-          f" | AMX-bf16 {'yes' if info['amx_bf16'] else 'no'} | CUDA {info['cuda'] or 'none'}")
+    isa = ", ".join(name for name, on in info["isa"].items() if on) or "none of " + ", ".join(ISA_FLAGS)
+    print(f"# machine: {info['cpu']} ({info['kind']}) | cores {info['cores']} | torch {info['torch']} "
+          f"threads {info['torch_threads']} | ISA {isa} | oneDNN bf16 {'yes' if info['onednn_bf16'] else 'no'} "
+          f"| CUDA {info['cuda'] or 'none'}")
 
 
 def sync(device: torch.device) -> None:
@@ -110,8 +136,10 @@ def _fmt(v) -> str:
 
 
 def write_json(name: str, payload: dict) -> Path:
+    """``results/<name>_<machine kind>.json`` (atomically): each machine kind keeps its own results."""
     RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    kind = payload.get("machine", {}).get("kind") or machine_kind(machine_info())
+    path = RESULTS_DIR / f"{name}_{kind}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     os.replace(tmp, path)

@@ -5,13 +5,12 @@
 Embeds 3 random clips of 7 s on the CPU in fp32 (the reference) and on ``--device`` in fp32, bf16
 and fp16, and reports the largest absolute error, the relative error (Frobenius) and the smallest
 per-frame cosine of the timestamp embeddings, the largest scene error, and whether the timestamps
-match exactly. Writes results/<device>_parity.json.
+match exactly. Writes results/device_parity_<machine kind>.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,13 +19,15 @@ import torch
 import hear_mwmae
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS_DIR  # noqa: E402
+from common import machine_info, print_machine, write_json  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     device = p.parse_args().device
+    info = machine_info()
+    print_machine(info)
     torch.manual_seed(0)
     audio = torch.rand(3, 16000 * 7) * 0.4 - 0.2
     reference = hear_mwmae.load_model(precision="fp32")
@@ -44,8 +45,7 @@ def main() -> None:
                               "max_abs_scene": float((scene - ref_scene).abs().max()),
                               "timestamps_equal": bool(torch.equal(t, ref_t)), "finite": bool(torch.isfinite(ts).all())}
         print(precision, results[precision], flush=True)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"{device.split(':')[0]}_parity.json").write_text(json.dumps(results, indent=1))
+    write_json("device_parity", {"machine": info, "runs": results})
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def main() -> None:
     print_table(f"MW-MAE-Base, {args.precision}, {args.device}: one clip of N minutes",
                 ["minutes", "call", "wall s", "s per audio-min", "RSS loaded MB", "RSS peak MB", "output MB",
                  "peak − output MB", "GPU peak MB"], rows)
-    write_json(f"long_audio_{args.device.split(':')[0]}_{args.precision}", {"machine": info, "runs": records})
+    write_json(f"long_audio_{args.precision}", {"machine": info, "runs": records})
 
 
 if __name__ == "__main__":

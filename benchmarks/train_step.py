@@ -67,7 +67,7 @@ def main() -> None:
             del model, opt
     print_table(f"pretraining step on {device.type} (encoder + decoder, mask 0.8, AdamW)",
                 ["size", "decoder", "precision", "batch", "step s", "samples/s", "vs fp32"], rows)
-    write_json(f"train_step_{device.type}", {"machine": info, "runs": records})
+    write_json("train_step", {"machine": info, "runs": records})
 
 
 if __name__ == "__main__":

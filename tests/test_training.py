@@ -1,8 +1,10 @@
 """training/: data, schedule, loop, distributed run, exact resume after kill -9, export, Hub."""
 
+import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -529,3 +531,36 @@ def test_split_packed_chunks_fit_and_cover_every_file(tmp_path):
     bad = subprocess.run([sys.executable, str(REPO / "recipes" / "bundled_weights" / "split_packed.py"), str(src),
                           str(tmp_path / "c2"), "--limit-mb", "0.0005"], capture_output=True, text=True)
     assert bad.returncode != 0 and "600 bytes, over the 500-byte chunk limit" in bad.stderr
+
+
+def _push_cli(folder, repo, env_overrides):
+    env = {**os.environ, **env_overrides}
+    return subprocess.run([sys.executable, "-m", "training.push", str(folder), repo], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_push_cli_names_a_refused_token_and_an_unreachable_hub(tmp_path, hub):
+    folder = tmp_path / "export"
+    hear_mwmae.MaskedAutoencoder(hear_mwmae.get_config("mwmae_tiny", depth=1, decoder_depth=1, encoder_only=True)).save_pretrained(folder)
+    refused = _push_cli(folder, f"{hub.user}/refused", {"HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_wrong_token"})
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "refused the token (401" in refused.stderr and "HF_TOKEN" in refused.stderr
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = _push_cli(folder, f"{hub.user}/down", {"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HUB_ETAG_TIMEOUT": "2"})
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert f"cannot reach the Hub at http://127.0.0.1:{port}" in down.stderr
+
+
+def test_train_help_describes_every_flag():
+    from training.train import FLAG_HELP, TrainConfig
+
+    assert set(FLAG_HELP) == {f.name for f in dataclasses.fields(TrainConfig)}
+    done = subprocess.run([sys.executable, "-m", "training.train", "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    for name, description in FLAG_HELP.items():
+        assert f"--{name.replace('_', '-')}" in text
+        assert " ".join(description.split())[:40] in text, f"--{name} has no description in --help"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from hear_mwmae import MaskedAutoencoder, ModelConfig
@@ -97,9 +98,38 @@ def push(folder: str | Path, repo_id: str, private: bool = False) -> str:
     if not (folder / "model.safetensors").is_file() or not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} is not an export (config.json + model.safetensors); run the export first")
     api = HfApi()
-    api.create_repo(repo_id, exist_ok=True, private=private)
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), allow_patterns=["*.json", "*.safetensors", "*.md"])
+    try:
+        api.create_repo(repo_id, exist_ok=True, private=private)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), allow_patterns=["*.json", "*.safetensors", "*.md"])
+    except Exception as e:
+        raise PushError(_push_failure(e, repo_id)) from e
     return getattr(info, "oid", str(info))
+
+
+class PushError(RuntimeError):
+    """An upload to the Hub failed; the message names the cause and the fix."""
+
+
+def _push_failure(error: Exception, repo_id: str) -> str:
+    """A one-paragraph reason for a failed upload (no traceback): refused token, unreachable Hub, …"""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+    where = f"{constants.ENDPOINT} ({repo_id})"
+    if isinstance(error, HFValidationError):
+        return f"{repo_id!r} is not a valid Hub repo id (OWNER/NAME): {error}"
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        status = error.response.status_code
+        if status == 401:
+            return (f"the Hub at {where} refused the token (401 Unauthorized): set HF_TOKEN to a token with write "
+                    f"access, or run `hf auth login`")
+        if status == 403:
+            return f"the Hub at {where} forbids this upload (403): the token cannot write to {repo_id.split('/')[0]}"
+        return f"the Hub at {where} answered {status}: {' '.join(str(error).split())[:300]}"
+    if isinstance(error, (OSError, ConnectionError)) or "connect" in type(error).__name__.lower():
+        return (f"cannot reach the Hub at {where}: {type(error).__name__}: {' '.join(str(error).split())[:300]} "
+                f"(offline? HF_ENDPOINT set to the right server?)")
+    return f"upload to {where} failed: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     out = export(a.source, a.out, a.encoder_only, a.eval_table)
     print(f"exported {a.source} -> {out}")
     if a.push_to_hub:
-        print(f"pushed to {a.push_to_hub} (commit {push(out, a.push_to_hub)})")
+        try:
+            print(f"pushed to {a.push_to_hub} (commit {push(out, a.push_to_hub)})")
+        except (PushError, FileNotFoundError) as e:
+            print(f"python -m training.export: error: {e}", file=sys.stderr)
+            return 1
     return 0
 
 

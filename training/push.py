@@ -8,18 +8,24 @@ Token from ``HF_TOKEN`` (or ``hf auth login``). Then ``hear_mwmae.load_model("hf
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .export import push
+from .export import PushError, push
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.push", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder")
-    p.add_argument("repo_id")
-    p.add_argument("--private", action="store_true")
+    p.add_argument("folder", help="exported model folder (config.json + model.safetensors [+ README.md])")
+    p.add_argument("repo_id", help="Hub repo OWNER/NAME (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
     a = p.parse_args(argv)
-    print(f"pushed {a.folder} to {a.repo_id} (commit {push(a.folder, a.repo_id, a.private)})")
+    try:
+        commit = push(a.folder, a.repo_id, a.private)
+    except (PushError, FileNotFoundError) as e:
+        print(f"python -m training.push: error: {e}", file=sys.stderr)
+        return 1
+    print(f"pushed {a.folder} to {a.repo_id} (commit {commit})")
     return 0
 
 

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,38 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
+FLAG_HELP = {
+    "data": "shard folder written by `python -m training.shards` (required)",
+    "out": "run folder: checkpoints ckpt-<step>/, metrics.jsonl, TensorBoard logs (required)",
+    "model": "model config name, e.g. mwmae_tiny, mae_base (hear_mwmae.list_configs())",
+    "model_overrides": "JSON dict of ModelConfig fields to change, e.g. '{\"decoder_depth\": 2}'",
+    "batch_size": "crops per rank and micro-step",
+    "accum_steps": "micro-steps per optimizer step (effective batch = batch-size x accum-steps x ranks)",
+    "steps": "optimizer steps of the whole schedule (warm-up + cosine)",
+    "warmup_steps": "linear warm-up steps",
+    "base_lr": "learning rate per 256 crops of effective batch (official 1.5e-5)",
+    "weight_decay": "AdamW weight decay (official 0.05)",
+    "decay_all": "decay every parameter, biases and norms included, as the official code (--no-decay-all: weights only)",
+    "beta1": "AdamW beta1", "beta2": "AdamW beta2",
+    "clip_grad": "clip the global gradient norm to this value; 0 = off (official: off)",
+    "precision": "fp32, or bf16 (autocast; fast on GPUs and CPUs with AMX)",
+    "seed": "seed of the initialisation, data order, crops and masks",
+    "workers": "data-loader worker processes",
+    "device": "cuda or cpu (default: cuda when available)",
+    "log_every": "steps between metrics.jsonl / TensorBoard lines",
+    "ckpt_every": "steps between checkpoints",
+    "keep": "checkpoints to keep (older ones are deleted)",
+    "png_every": "steps between reconstruction PNGs; 0 = none",
+    "tensorboard": "write TensorBoard logs (--no-tensorboard: metrics.jsonl only)",
+    "resume": "continue from the latest valid checkpoint of --out (exact: same losses as an uninterrupted run)",
+    "max_steps_this_run": "stop with a checkpoint after this many steps of this run; 0 = run to the end",
+    "push_to_hub": "OWNER/NAME: at the end, export the final checkpoint to OUT/export and upload it",
+    "init_from": "start a new run from these weights (export folder, hf://owner/name, .safetensors), fresh optimizer",
+    "mix_prob": "share of crops mixed with another clip's crop (log-mixup-exp); official: 0",
+    "mix_ratio": "largest weight of the mixed-in clip (lambda ~ U(0, mix-ratio))",
+}
+
+
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
     """Flags for every TrainConfig field; ``--config file.json`` sets defaults that flags override."""
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
@@ -92,13 +125,15 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
     for f in dataclasses.fields(TrainConfig):
         flag = f"--{f.name.replace('_', '-')}"
         default = f.default if f.default is not dataclasses.MISSING else None
+        shown = f" (default: {default})" if default not in (None, "") and f.name != "device" else ""
+        text = FLAG_HELP[f.name] + shown
         if f.type in ("bool", bool):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif f.name == "model_overrides":
-            p.add_argument(flag, dest=f.name, type=json.loads, default=None, help="JSON dict of ModelConfig fields")
+            p.add_argument(flag, dest=f.name, type=json.loads, default=None, help=text)
         else:
             kind = type(default) if default is not None else str
-            p.add_argument(flag, dest=f.name, type=kind, default=None)
+            p.add_argument(flag, dest=f.name, type=kind, default=None, help=text)
     args = p.parse_args(argv)
     values = json.loads(Path(args.config).read_text()) if args.config else {}
     unknown = set(values) - {f.name for f in dataclasses.fields(TrainConfig)}
@@ -265,10 +300,15 @@ def train(cfg: TrainConfig) -> dict:
     if logger is not None:
         logger.close()
     if info.is_main and cfg.push_to_hub and step == cfg.steps:
-        from .export import export, push
+        from .export import PushError, export, push
 
-        push(export(out, out / "export"), cfg.push_to_hub)
-        print(f"pushed {out / 'export'} to {cfg.push_to_hub}")
+        exported = export(out, out / "export")
+        try:
+            push(exported, cfg.push_to_hub)
+            print(f"pushed {exported} to {cfg.push_to_hub}")
+        except PushError as e:  # the run itself is done and saved: say how to push it later
+            print(f"python -m training.train: the upload failed: {e}. The run and its export are kept; "
+                  f"push later with: python -m training.push {exported} {cfg.push_to_hub}", file=sys.stderr)
     dist.cleanup(info)
     return {"step": step, "loss": last_loss, "elapsed_s": elapsed}
 
