@@ -24,7 +24,7 @@ _LAZY = {
     "load_model": "api", "get_scene_embeddings": "api", "get_timestamp_embeddings": "api",
     "HearModel": "hear", "PRECISIONS": "hear", "TIMESTAMP_MODES": "hear", "MaskedAutoencoder": "model",
     "ModelConfig": "config", "get_config": "config", "list_configs": "config",
-    "CheckpointError": "checkpoint", "CheckpointNotFoundError": "checkpoint",
+    "CheckpointError": "checkpoint_format", "CheckpointNotFoundError": "checkpoint_format",
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .checkpoint import load_checkpoint
-from .hear import HearModel, check_device
+from .devices import check_device
+from .hear import HearModel
 
 _LOAD_OPTIONS = ("chunk_batch_size", "timestamp_mode", "precision", "compile", "device", "seed", "sample_rate",
                  "embedding_layer")
@@ -24,7 +25,8 @@ def load_model(model_file_path: str = "", **options) -> HearModel:
             bf16 copy (about 3× faster on CPUs with AMX/AVX-512-bf16 and on recent GPUs; ~1 % relative
             error, like the official bf16 runtime; fp16 on GPUs without bf16); ``"fp16"`` forces fp16.
         compile: ``torch.compile`` the encoder (default False; slow first call, ~10 % faster after).
-        device: where to put the model (default CPU; calls follow the input's device anyway).
+        device: where to put the model, once (default CPU); audio on another device is brought to it
+            and the embeddings are returned on the audio's device.
         seed: RNG seed for ``random:`` weights (default 0).
         embedding_layer: read the tokens after encoder block k (1..depth) through the final norm,
             running only the first k blocks (default None: the last block, the official output).

@@ -1,4 +1,4 @@
-"""Multi-Window Multi-Head Attention (MW-MHA), mwmae-spec.md §4.
+"""Multi-Window Multi-Head Attention (MW-MHA), docs/design.md §D6.
 
 One module covers plain multi-head attention (all heads global) and MW-MHA (per-head window
 sizes). Parity-critical semantics of the official code:

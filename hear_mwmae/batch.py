@@ -154,7 +154,7 @@ def run(job: EmbedJob, model, progress=None) -> EmbedReport:
 
 
 def _embed_file(model, path: Path, kind: str) -> dict:
-    audio = read_audio(path).to(next(model.parameters()).device)
+    audio = read_audio(path)  # the model brings it to its device
     if kind == "scene":
         return {"scene": model.scene_embeddings(audio)[0].cpu().numpy()}
     if kind == "timestamp":

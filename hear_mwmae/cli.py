@@ -125,22 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Subpackages that add their own subcommands (each module has ``register(subparsers)``; it must
-# import its heavy optional dependencies only inside the command functions).
-OPTIONAL_COMMANDS = ("hear_mwmae.evaluation.cli", "hear_mwmae.analysis.cli")
+# Commands of other installed packages (the tools in tools/: eval, tasks, analyze), found through
+# entry points so that the runtime imports no tool. Each is a ``register(subparsers)`` function that
+# imports its heavy dependencies only inside the command functions.
+COMMANDS_GROUP = "hear_mwmae.commands"
 
 
 def _register_optional_commands(sub) -> None:
-    import importlib
+    from importlib.metadata import entry_points
 
-    for name in OPTIONAL_COMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and name.startswith(e.name):
-                continue  # that subpackage is not part of this install
-            raise
-        module.register(sub)
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        entry.load()(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 
-# (embed_dim, depth, num_heads) of each encoder size, mwmae-spec.md §3.
+# (embed_dim, depth, num_heads) of each encoder size, docs/design.md §D5.
 ENCODER_SIZES: dict[str, tuple[int, int, int]] = {
     "tiny": (192, 12, 3),
     "small": (384, 12, 6),
@@ -28,7 +28,7 @@ VARIANTS = ("mwmae", "mae")
 
 
 def window_sizes_for(num_patches: int) -> tuple[int, ...]:
-    """The paper's decoder window rule (mwmae-spec.md §4.3).
+    """The paper's decoder window rule (docs/design.md §D7).
 
     Every divisor > 1 of the patch count is one head's window; the patch count itself is a
     global head (written 0: global attention *without* a relative-position bias), and one
@@ -175,7 +175,7 @@ def _preset(variant: str, size: str, patch: tuple[int, int], dec_depth: int) -> 
         depth=depth,
         num_heads=heads,
         decoder_depth=dec_depth,
-        decoder_num_heads=len(windows),  # the paper's head counts: 4 / 8 / 12 / 16 (§3)
+        decoder_num_heads=len(windows),  # the paper's head counts: 4 / 8 / 12 / 16 (docs/design.md §D7)
         decoder_window_sizes=windows if variant == "mwmae" else (),
         use_cls_token=variant == "mae",
         name=name,

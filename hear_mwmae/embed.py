@@ -1,4 +1,4 @@
-"""Patch embedding and sin-cos positional tables (mwmae-spec.md §2)."""
+"""Patch embedding and sin-cos positional tables (docs/design.md §D3–D4)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def sincos_2d(dim: int, grid: tuple[int, int], cls_token: bool = False) -> np.nd
     """(T·F [+1], dim) table for a (T time, F freq) grid, row n = F·t + f.
 
     Why this layout: the official MAE meshgrid convention puts the *frequency* index in the
-    first dim/2 channels and the time index in the second half (verified to 3e-6, §2.3).
+    first dim/2 channels and the time index in the second half (verified to 3e-6, docs/design.md §D4).
     The cls row (MAE baseline) starts at zero.
     """
     if dim % 4:
@@ -49,7 +49,7 @@ class PatchEmbed(nn.Module):
 
 
 def patchify(x: torch.Tensor, patch_size: tuple[int, int]) -> torch.Tensor:
-    """(B, T, F) -> (B, N, pt·pf); inside a patch, time-in-patch major, mel minor (§5)."""
+    """(B, T, F) -> (B, N, pt·pf); inside a patch, time-in-patch major, mel minor (docs/design.md §D8)."""
     b, t, f = x.shape
     pt, pf = patch_size
     x = x.reshape(b, t // pt, pt, f // pf, pf).permute(0, 1, 3, 2, 4)

@@ -3,7 +3,7 @@
 Needs only ``msgpack`` + ``numpy``: Flax stores arrays as msgpack ext records (code 1:
 [shape, dtype name, raw bytes]; code 3: numpy scalar) and lists/tuples as dicts with
 "0", "1", … keys. Big arrays may be split into ``__msgpack_chunked_array__`` records.
-The name mapping follows mwmae-spec.md §8.
+The name mapping follows docs/design.md §D12.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import msgpack
 import numpy as np
 
-from .config import ModelConfig, window_sizes_for
+from .config import ENCODER_SIZES, ModelConfig, window_sizes_for
 
 _EXT_NDARRAY, _EXT_COMPLEX, _EXT_SCALAR = 1, 2, 3
 _CHECKPOINT_RE = re.compile(r"^checkpoint_(\d+)$")
@@ -103,7 +103,9 @@ def read_flax_params(path: str | Path) -> dict[str, np.ndarray]:
 
 
 # ---- config inference -------------------------------------------------------------------
-_ENCODER_HEADS = {192: 3, 384: 6, 512: 8, 768: 12, 1024: 16, 1280: 16}  # mwmae-spec.md §3
+# Head counts of the named encoder sizes by width (not visible in global attention's shapes).
+_ENCODER_HEADS = {dim: heads for dim, _, heads in ENCODER_SIZES.values()}
+_DEFAULTS = ModelConfig()  # the official input geometry and decoder width
 
 
 def _official_config_json(path: Path) -> dict | None:
@@ -129,7 +131,7 @@ def infer_config(params: dict[str, np.ndarray], official: dict | None = None) ->
     """Build our ``ModelConfig`` from parameter shapes (+ the official config.json when present).
 
     Head counts of global attention are not visible in shapes; they come from ``official``
-    or the paper's values (encoder: the named sizes; decoder: the §4.3 window rule).
+    or the paper's values (encoder: the named sizes; decoder: the docs/design.md §D7 window rule).
     """
     kernel = params["patch_embed/proj/kernel"]  # (pt, pf, 1, D)
     patch = (int(kernel.shape[0]), int(kernel.shape[1]))
@@ -138,12 +140,14 @@ def infer_config(params: dict[str, np.ndarray], official: dict | None = None) ->
     dec_depth = len({k.split("/")[0] for k in params if k.startswith("decoder_block_")})
     use_cls = "cls_token" in params
     n_tokens = params["pos_embed"].shape[1] - int(use_cls)
-    img = (200, 80)
+    img = _DEFAULTS.img_size  # official checkpoints are all trained on 2 s crops of 80 mels
     grid = (img[0] // patch[0]) * (img[1] // patch[1])
     if n_tokens != grid:
-        raise ConversionError(f"pos_embed has {n_tokens} patch rows; a 200×80 input with {patch} patches has {grid}")
+        raise ConversionError(f"pos_embed has {n_tokens} patch rows; a {img[0]}×{img[1]} input with {patch} patches "
+                              f"has {grid}")
     fc1 = params["encoder_block_00/Mlp_0/Dense_0/kernel"]
-    dec_dim = int(params["decoder_embed/kernel"].shape[1]) if "decoder_embed/kernel" in params else 384
+    dec_dim = int(params["decoder_embed/kernel"].shape[1]) if "decoder_embed/kernel" in params \
+        else _DEFAULTS.decoder_embed_dim
     official = official or {}
     enc = official.get("encoder", {})
     heads = int(enc.get("num_heads", _ENCODER_HEADS.get(dim, max(1, dim // 64))))

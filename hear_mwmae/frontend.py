@@ -1,4 +1,4 @@
-"""Log-mel frontend of the official HEAR path (mwmae-spec.md §1.1).
+"""Log-mel frontend of the official HEAR path (docs/design.md §D1).
 
 torchaudio ``MelSpectrogram`` (16 kHz, n_fft = win = 400, hop 160, 50–8000 Hz, 80 mels,
 power 2, periodic Hann, centred with reflect padding, HTK scale, no filter norm), then

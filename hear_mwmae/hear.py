@@ -1,4 +1,4 @@
-"""The HEAR runtime: 2 s chunking, micro-batched encoder calls, timestamps (mwmae-spec.md §7).
+"""The HEAR runtime: 2 s chunking, micro-batched encoder calls, timestamps (docs/design.md §D11).
 
 A clip of L samples gives T = 1 + L // 160 log-mel frames. The clip is reflect-padded
 (NumPy semantics) to whole 200-frame units, every unit of every clip goes through the
@@ -23,6 +23,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .frontend import HOP_LENGTH, SAMPLE_RATE, LogMelFrontend, num_frames, reflect_index
+from .devices import cpu_matmul_is_slow
 from .model import Encoder
 
 TIMESTAMP_MODES = ("centered", "official")
@@ -50,24 +51,6 @@ def check_audio(audio) -> torch.Tensor:
     return audio
 
 
-def check_device(device) -> torch.device:
-    """A device name or ``torch.device`` -> ``torch.device``, refusing one this machine does not have."""
-    try:
-        d = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device {device!r} is not a torch device name; use e.g. 'cpu' or 'cuda:0' ({e})") from None
-    if d.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {str(d)!r} asked for, but torch sees no CUDA GPU here (no GPU, no driver, or a "
-                             f"CPU-only torch build); use device 'cpu'")
-        if d.index is not None and d.index >= torch.cuda.device_count():
-            raise ValueError(f"device {str(d)!r} asked for, but this machine has {torch.cuda.device_count()} CUDA GPU(s): "
-                             f"use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
-    elif d.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' asked for, but the Apple MPS backend is not available here; use device 'cpu'")
-    return d
-
-
 class HearModel(nn.Module):
     """The object ``load_model`` returns: frontend + encoder + HEAR attributes.
 
@@ -92,7 +75,7 @@ class HearModel(nn.Module):
         self.chunk_batch_size = chunk_batch_size
         self.timestamp_mode = timestamp_mode
         self.precision = precision
-        self._warned_fp16_cpu = False
+        self._warned_slow_cpu = False
         self.encoder.to(self.compute_dtype(next(encoder.parameters()).device))
         # Optional torch.compile of the encoder (off by default: it costs ~40 s of compilation
         # for Base on 2 CPU cores and gains ~10 %; the eager path is already fused where it counts).
@@ -176,17 +159,26 @@ class HearModel(nn.Module):
                 emb = encode(x.to(dtype), self.embedding_layer)  # (m, T', E)
                 yield c0 + clip, unit, emb.float()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model is (``load_model(device=…)`` or ``.to(…)`` put it; it never moves by itself)."""
+        return next(self.encoder.parameters()).device
+
     def _prepare(self, audio) -> torch.Tensor:
-        audio = check_audio(audio)
+        """Check the audio and bring it to the model's device (the outputs go back to the audio's)."""
+        audio = check_audio(audio).to(self.device)
         param = next(self.encoder.parameters())
-        if param.device != audio.device:
-            self.to(audio.device)  # follow the input's device
-        dtype = self.compute_dtype(audio.device)
-        if dtype == torch.float16 and audio.device.type == "cpu" and not self._warned_fp16_cpu:
-            # Measured: fp16 matmuls on CPU are ~2x slower than fp32 (no fp16 GEMM kernels); bf16 is the CPU option.
-            warnings.warn("precision='fp16' on CPU is slower than fp32 and less accurate than bf16; "
-                          "use precision='bf16' (or 'fp32') on CPU, fp16 only on GPUs without bf16", stacklevel=3)
-            self._warned_fp16_cpu = True
+        dtype = self.compute_dtype(param.device)  # e.g. bf16 -> fp16 after .to() onto a GPU without bf16
+        if param.device.type == "cpu" and dtype != torch.float32 and not self._warned_slow_cpu:
+            self._warned_slow_cpu = True
+            # Measured (benchmarks/embed_throughput.py): fp16 matmuls on every CPU we ran are slower than
+            # fp32, and bf16 ones too on CPUs without AVX-512/AMX bf16 kernels (~9x slower embeddings on an AVX2 EPYC).
+            if dtype == torch.float16:
+                warnings.warn("precision='fp16' on CPU is slower than fp32 (no fp16 matmul kernels); use 'fp32' "
+                              "(or 'bf16' on CPUs with AMX / AVX-512-bf16); fp16 is for GPUs without bf16", stacklevel=5)
+            elif cpu_matmul_is_slow(dtype):
+                warnings.warn("precision='bf16' on this CPU is far slower than fp32: it has no bf16 matmul kernels "
+                              "(no AMX / AVX-512); use precision='fp32' here", stacklevel=5)
         if param.dtype != dtype:
             self.encoder.to(dtype)
         return audio
@@ -209,7 +201,11 @@ class HearModel(nn.Module):
         return self._embed(audio, scene=True, timestamps=True)
 
     def _embed(self, audio, scene: bool, timestamps: bool):
-        audio = self._prepare(audio)
+        home = audio.device if isinstance(audio, torch.Tensor) else None
+        outputs = self._embed_here(self._prepare(audio), scene, timestamps)
+        return tuple(o.to(home) if o is not None and home is not None else o for o in outputs)
+
+    def _embed_here(self, audio, scene: bool, timestamps: bool):
         b, n_samples = audio.shape
         n_official, n_ts = self.num_embedding_frames(n_samples), self.num_timestamps(n_samples)
         total = torch.zeros(b, self.scene_embedding_size, device=audio.device, dtype=torch.float64) if scene else None

@@ -1,4 +1,4 @@
-"""Random per-token masking (mwmae-spec.md §5). Convention: mask 1 = removed, 0 = kept."""
+"""Random per-token masking (docs/design.md §D8). Convention: mask 1 = removed, 0 = kept."""
 
 from __future__ import annotations
 

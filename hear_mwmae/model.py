@@ -2,7 +2,7 @@
 
 Paper: Yadav et al., "Masked Autoencoders with Multi-Window Local-Global Attention Are
 Better Audio Learners", ICLR 2024. Official code: SarthakYadav/mwmae-jax-official.
-Spec: mwmae-spec.md §2–5. Tokens are (B, N, D); N = 250 for 200×80 inputs and 4×16 patches.
+Spec: docs/design.md §D3–D8. Tokens are (B, N, D); N = 250 for 200×80 inputs and 4×16 patches.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .attention import MultiWindowAttention
+from .checkpoint_format import build_from_file, read_config, resolve_weights_file, save_safetensors
 from .config import ModelConfig
+from .devices import onednn_has_bf16
 from .embed import PatchEmbed, patchify, sincos_1d, sincos_2d
 from .masking import random_masking
 
-# Why: Flax defaults differ from PyTorch's (mwmae-spec.md §10.4).
+# Why: Flax defaults differ from PyTorch's (docs/design.md §D5).
 LAYER_NORM_EPS = 1e-6  # flax.linen.LayerNorm default (PyTorch: 1e-5)
 GELU_APPROXIMATE = "tanh"  # flax.linen.gelu default is the tanh approximation
 
@@ -38,7 +40,7 @@ def _trunc_normal_fan_in(tensor: torch.Tensor, scale: float, fan_in: int) -> Non
 _ONEDNN_FUSION = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 # Why a check: oneDNN has bf16 kernels only on CPUs with AVX-512 (or AMX); on an AVX2-only CPU (e.g. AMD
 # EPYC Zen 3) the fused bf16 op fails ("could not create a primitive descriptor"), while plain bf16 linear works.
-_ONEDNN_FUSION_DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN_FUSION and torch.ops.mkldnn._is_mkldnn_bf16_supported() else ())
+_ONEDNN_FUSION_DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN_FUSION and onednn_has_bf16() else ())
 
 
 def _use_onednn_fusion(x: torch.Tensor) -> bool:
@@ -98,7 +100,7 @@ class Encoder(nn.Module):
         self.num_prefix = 1 if c.use_cls_token else 0
         self.patch_embed = PatchEmbed(c.patch_size, c.embed_dim)
         # Why a Parameter: the official tables are sin-cos *initialised* but trained and
-        # weight-decayed (§2.3), so they are always loaded, never regenerated.
+        # weight-decayed (docs/design.md §D4), so they are always loaded, never regenerated.
         self.pos_embed = nn.Parameter(torch.zeros(1, c.num_patches + self.num_prefix, c.embed_dim))
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim)) if c.use_cls_token else None
         self.blocks = nn.ModuleList(
@@ -217,7 +219,7 @@ class MaskedAutoencoder(
 
     @torch.no_grad()
     def init_weights(self) -> None:
-        """Initialise as the official code does from scratch (mwmae-spec.md §6)."""
+        """Initialise as the official code does from scratch (docs/design.md §D9)."""
         c = self.config
         for name, m in self.named_modules():
             if isinstance(m, nn.Linear):
@@ -268,22 +270,16 @@ class MaskedAutoencoder(
 
     # ---- Hub mixin: safetensors only, strict, never unpickle ---------------------------------
     def _save_pretrained(self, save_directory) -> None:
-        from .checkpoint import save_safetensors
-
         save_safetensors(self, save_directory)
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
                          local_files_only=False, token=None, map_location: str = "cpu", strict: bool = True,
                          **model_kwargs):
-        from .checkpoint import load_safetensors_into, resolve_weights_file
-
         weights = resolve_weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
                                        local_files_only=local_files_only, token=token)
-        with torch.device("meta"):  # no init work: every parameter comes from the file
-            model = cls(**model_kwargs)
-        load_safetensors_into(model, weights, strict=True, assign=True)
-        return model.to(map_location).eval()
+        config = model_kwargs.get("config") or read_config(weights)
+        return build_from_file(cls, config, weights).to(map_location)
 
     def encoder_only_copy(self) -> "MaskedAutoencoder":
         """A model with this encoder's weights and no decoder (``encoder_only=True``; for embeddings)."""

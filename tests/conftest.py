@@ -101,6 +101,8 @@ def _stop_hub_server() -> None:
 
 
 def pytest_configure(config):
+    # The task builders (and their subprocesses) find shared/ through this variable.
+    os.environ.setdefault("HEAR_MWMAE_SHARED", str(SHARED))
     # Hub access in tests must never reach the network: everything goes to the local server.
     _start_hub_server()
 

@@ -69,14 +69,14 @@ def test_similarity_between_two_models(fixtures_dir, tmp_path):
     assert main(args) == 0
     data = np.load(tmp_path / "similarity_encoder_head_pwcca.npz")
     assert data["matrix"].shape == (4, 4) and np.all((data["matrix"] > 0) & (data["matrix"] <= 1))
-    assert data["null"].shape == (2,) and data["row_labels"].tolist() == ["L0H0", "L0H1", "L1H0", "L1H1"]
+    assert data["null"].shape == (2,) and data["row_labels"].tolist() == ["B1H0", "B1H1", "B2H0", "B2H1"]
     meta = json.loads((tmp_path / "similarity_encoder_head_pwcca.json").read_text())
     assert meta["datapoints"] == 800 and meta["other"].endswith("mae_micro")
     _png(tmp_path / "similarity_encoder_head_pwcca.png")
     assert main(["analyze", "similarity", "--model", str(fixtures_dir / "mwmae_micro"), "--part", "decoder",
                  "--metric", "cka", "--n-clips", "2", "--null", "0", "--out", str(tmp_path), "--quiet"]) == 0
     dec = np.load(tmp_path / "similarity_decoder_head_cka.npz")
-    assert dec["matrix"].shape == (16, 16) and dec["row_labels"][1] == "L0 w=5"
+    assert dec["matrix"].shape == (16, 16) and dec["row_labels"][1] == "B1 w=5"
     np.testing.assert_allclose(np.diag(dec["matrix"]), 1.0, atol=1e-9)
 
 
@@ -98,13 +98,14 @@ def test_prune_and_span(fixtures_dir, tmp_path):
 
 
 def test_viz_one_clip(fixtures_dir, tmp_path):
-    args = ["analyze", "viz", "--model", str(fixtures_dir / "mae_micro"), "--layer", "1", "--head", "1",
+    args = ["analyze", "viz", "--model", str(fixtures_dir / "mae_micro"), "--block", "2", "--head", "1",
             "--query", "10,2", "--out", str(tmp_path), "--quiet"]
     assert main(args) == 0
-    maps = np.load(tmp_path / "viz_encoder_L1_H1.npz")["maps"]
+    maps = np.load(tmp_path / "viz_encoder_B2_H1.npz")["maps"]
     assert maps.shape == (2, 250, 250)
     np.testing.assert_allclose(maps.sum(-1), 1.0, rtol=1e-9)  # CLS dropped, rows renormalised
-    _png(tmp_path / "viz_encoder_L1_H1.png")
+    _png(tmp_path / "viz_encoder_B2_H1.png")
+    assert json.loads((tmp_path / "viz_encoder_B2_H1.json").read_text())["block"] == 2
 
 
 def test_cli_errors_are_reported(fixtures_dir, tmp_path, capsys):
@@ -112,13 +113,15 @@ def test_cli_errors_are_reported(fixtures_dir, tmp_path, capsys):
     assert main(["analyze", "prune", "--model", model, "--scorer", "mse", "--n-clips", "1", "--out", str(tmp_path),
                  "--quiet"]) == 2
     assert "--scorer" in capsys.readouterr().err
-    assert main(["analyze", "viz", "--model", model, "--layer", "7", "--out", str(tmp_path), "--quiet"]) == 2
+    for block in ("0", "3"):  # micro has blocks 1 and 2
+        assert main(["analyze", "viz", "--model", model, "--block", block, "--out", str(tmp_path), "--quiet"]) == 2
+        assert "blocks 1..2" in capsys.readouterr().err
     assert main(["analyze", "attention", "--model", model, "--distance", "cosine", "--out", str(tmp_path)]) == 2
 
 
 def test_registering_the_command_imports_nothing_heavy():
     code = ("import sys, hear_mwmae.cli as c; c.build_parser().parse_args(['analyze', 'viz', '--model', 'x']); "
-            "print(sorted(m for m in ('matplotlib', 'hear_mwmae.analysis.commands', 'hear_mwmae.analysis.stats') "
+            "print(sorted(m for m in ('matplotlib', 'hear_mwmae_tools.analysis.commands', 'hear_mwmae_tools.analysis.stats') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

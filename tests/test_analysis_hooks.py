@@ -1,4 +1,4 @@
-"""Capture / head-mask / span hooks on the official micro models (analysis-spec.md §5.1)."""
+"""Capture / head-mask / span hooks on the official micro models (docs/design.md §D23)."""
 
 import copy
 import math
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from hear_mwmae.analysis.conditions import check_condition, mask_noise, run_condition
-from hear_mwmae.analysis.hooks import AttentionHooks, attention_layers, head_masks
+from hear_mwmae_tools.analysis.conditions import check_condition, mask_noise, run_condition
+from hear_mwmae_tools.analysis.hooks import AttentionHooks, attention_layers, head_masks
 
 
 @pytest.fixture(scope="module")

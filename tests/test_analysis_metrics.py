@@ -1,4 +1,4 @@
-"""Attention metrics on the patch grid: analytic fixtures of analysis-spec.md §1.3 / §1.6."""
+"""Attention metrics on the patch grid: analytic fixtures of docs/design.md §D17."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from hear_mwmae.analysis.grid import TokenGrid, distance_label
-from hear_mwmae.analysis.metrics import clip_head_stats, uniform_attention, uniform_baseline, window_mask
-from hear_mwmae.analysis.stats import AttentionStats
+from hear_mwmae_tools.analysis.grid import TokenGrid, distance_label
+from hear_mwmae_tools.analysis.metrics import clip_head_stats, uniform_attention, uniform_baseline, window_mask
+from hear_mwmae_tools.analysis.stats import AttentionStats
 from hear_mwmae.attention import MultiWindowAttention
 
 GRID = TokenGrid((50, 5))
@@ -32,7 +32,7 @@ def test_grid_coordinates_and_distances():
         GRID.distance_matrix("manhattan")
 
 
-# Reference values of uniform attention (spec §1.3), E|Δt| and E|Δf| in patches, euclid, entropy.
+# Reference values of uniform attention (docs/design.md §D17), E|Δt| and E|Δf| in patches, euclid, entropy.
 SPEC_TABLE = {2: (0.10, 0.80, 0.81, 0.69), 5: (0.00, 1.60, 1.60, 1.61), 10: (0.50, 1.60, 1.81, 2.30),
               25: (1.60, 1.60, 2.55, 3.22), 50: (3.30, 1.60, 3.98, 3.91), 125: (8.32, 1.60, 8.72, 4.83),
               0: (16.66, 1.60, 16.91, 5.52)}

@@ -7,14 +7,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from hear_mwmae.analysis.conditions import mask_noise
-from hear_mwmae.analysis.grid import TokenGrid
-from hear_mwmae.analysis.hooks import AttentionHooks
-from hear_mwmae.analysis.metrics import clip_head_stats
-from hear_mwmae.analysis.pruning import default_steps, pruning_curve, random_band, span_curve
-from hear_mwmae.analysis.sat import classify_heads, rank_heads, rank_positions, sat_scores
-from hear_mwmae.analysis.scorers import LinearProbeScorer, ReconstructionScorer, read_hear_task, ridge_fit_predict
-from hear_mwmae.analysis.stats import collect_attention_stats
+from hear_mwmae_tools.analysis.conditions import mask_noise
+from hear_mwmae_tools.analysis.grid import TokenGrid
+from hear_mwmae_tools.analysis.hooks import AttentionHooks
+from hear_mwmae_tools.analysis.metrics import clip_head_stats
+from hear_mwmae_tools.analysis.pruning import default_steps, pruning_curve, random_band, span_curve
+from hear_mwmae_tools.analysis.sat import classify_heads, rank_heads, rank_positions, sat_scores
+from hear_mwmae_tools.analysis.scorers import LinearProbeScorer, ReconstructionScorer, read_hear_task, ridge_fit_predict
+from hear_mwmae_tools.analysis.stats import collect_attention_stats
 from hear_mwmae.hear import HearModel
 
 GRID = TokenGrid((50, 5))

@@ -1,12 +1,12 @@
-"""CCA / SVCCA / PWCCA / CKA on analytic cases (analysis-spec.md §2.2, §2.6)."""
+"""CCA / SVCCA / PWCCA / CKA on analytic cases (docs/design.md §D19)."""
 
 import warnings
 
 import numpy as np
 import pytest
 
-from hear_mwmae.analysis.matrices import matrix_null, permutation_null, similarity_matrix
-from hear_mwmae.analysis.similarity import cca, linear_cka, pwcca, pwcca_compat, svcca
+from hear_mwmae_tools.analysis.matrices import matrix_null, permutation_null, similarity_matrix
+from hear_mwmae_tools.analysis.similarity import cca, linear_cka, pwcca, pwcca_compat, svcca
 
 
 def _rng(seed=0):

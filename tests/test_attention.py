@@ -11,7 +11,7 @@ from hear_mwmae.config import window_sizes_for
 
 
 def brute_force(attn: MultiWindowAttention, x: torch.Tensor) -> torch.Tensor:
-    """Straight from the spec (§4.3): one head at a time, one window at a time, float64."""
+    """Straight from the spec (docs/design.md §D6): one head at a time, one window at a time, float64."""
     b, n, d = x.shape
     hd = attn.head_dim
     qkv = torch.nn.functional.linear(x, attn.qkv.weight, attn.qkv.bias).view(b, n, 3, attn.num_heads, hd)

@@ -118,7 +118,7 @@ def test_writes_are_atomic(saved, monkeypatch):
     """A failed save leaves the previous checkpoint intact and no temp files behind."""
     model, path = saved
     before = (path / "model.safetensors").read_bytes()
-    import hear_mwmae.checkpoint as ck
+    import hear_mwmae.checkpoint_format as ck
 
     def boom(*args, **kwargs):
         raise OSError("disk full")

@@ -162,6 +162,21 @@ def test_device_and_precision_errors_are_clear(converted_dir, tmp_path, capsys):
         model.scene_embeddings(torch.zeros(1, 16000))
 
 
+def test_bf16_warns_exactly_where_the_cpu_has_no_bf16_kernels(converted_dir):
+    """bf16 is opt-in and fast on AMX / AVX-512-bf16 CPUs; on AVX2-only CPUs it is ~9x slower: a warning."""
+    import warnings
+
+    from hear_mwmae.devices import cpu_matmul_is_slow
+
+    model = hear_mwmae.load_model(str(converted_dir), precision="bf16")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.scene_embeddings(torch.zeros(1, 16000))
+        model.scene_embeddings(torch.zeros(1, 16000))  # once per model, not per call
+    slow = [w for w in caught if "bf16" in str(w.message)]
+    assert len(slow) == (1 if cpu_matmul_is_slow(torch.bfloat16) else 0)
+
+
 def test_info_without_argument_describes_the_bundled_model(capsys):
     assert main(["info", "--json"]) == 0
     bundled = json.loads(capsys.readouterr().out)

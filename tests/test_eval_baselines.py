@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import hear_mwmae
-from hear_mwmae.baselines import logmel, random_mwmae
+from hear_mwmae_tools.baselines import logmel, random_mwmae
 
 
 def _audio(seconds, n=2, seed=0):
@@ -79,7 +79,7 @@ def _validator() -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["hear_mwmae.baselines.logmel", "hear_mwmae.baselines.random_mwmae"])
+@pytest.mark.parametrize("module", ["hear_mwmae_tools.baselines.logmel", "hear_mwmae_tools.baselines.random_mwmae"])
 def test_real_hear_validator_passes_on_baselines(module, tmp_path):
     done = subprocess.run([_validator(), module, "--device", "cpu"], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path)

@@ -11,9 +11,9 @@ import os
 import pytest
 
 from hear_mwmae.cli import main
-from hear_mwmae.evaluation.heareval_driver import INSTALL_HINT, missing_requirements
-from hear_mwmae.evaluation.tasks import build_task
-from hear_mwmae.evaluation.tasks.audio import SourceMissingError
+from hear_mwmae_tools.evaluation.heareval_driver import INSTALL_HINT, missing_requirements
+from hear_mwmae_tools.evaluation.tasks import build_task
+from hear_mwmae_tools.evaluation.tasks.audio import SourceMissingError
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_eval_two_models_two_tasks_then_resume(heareval_ready, tmp_path, capsys)
             raise
         pytest.skip(str(e))
     out = tmp_path / "eval"
-    args = ["eval", "--model", "hear_mwmae.baselines.logmel", "--model", "random:mwmae_tiny", "--tasks-dir",
+    args = ["eval", "--model", "hear_mwmae_tools.baselines.logmel", "--model", "random:mwmae_tiny", "--tasks-dir",
             str(tasks), "--grid", "fast", "--grid-points", "1", "--out", str(out)]
     assert main(args) == 0, capsys.readouterr()
     table = json.loads((out / "results.json").read_text())

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from hear_mwmae.cli import main
-from hear_mwmae.evaluation.models import parse_model
-from hear_mwmae.evaluation.results import markdown, mean_ci95, read_scores, write_results
-from hear_mwmae.evaluation.runner import TaskRun, _claim_folder, _options_suffix, _seed_view, list_tasks
+from hear_mwmae_tools.evaluation.models import parse_model
+from hear_mwmae_tools.evaluation.results import markdown, mean_ci95, read_scores, write_results
+from hear_mwmae_tools.evaluation.runner import TaskRun, _claim_folder, _options_suffix, _seed_view, list_tasks
 
 
 def test_model_specs(tmp_path):
@@ -22,10 +22,10 @@ def test_model_specs(tmp_path):
     assert json.loads(r.heareval_args()[2]) == r.options
     h = parse_model("hf://owner/name@v1")
     assert h.options == {"model_file_path": "hf://owner/name@v1"}
-    b = parse_model("hear_mwmae.baselines.random_mwmae?config=mwmae_tiny", {"precision": "fp32"})
-    assert (b.module, b.options) == ("hear_mwmae.baselines.random_mwmae", {"precision": "fp32", "config": "mwmae_tiny"})
-    w = parse_model(f"hear_mwmae.baselines.logmel:{ckpt}")
-    assert (w.module, w.weights) == ("hear_mwmae.baselines.logmel", str(ckpt.resolve()))
+    b = parse_model("hear_mwmae_tools.baselines.random_mwmae?config=mwmae_tiny", {"precision": "fp32"})
+    assert (b.module, b.options) == ("hear_mwmae_tools.baselines.random_mwmae", {"precision": "fp32", "config": "mwmae_tiny"})
+    w = parse_model(f"hear_mwmae_tools.baselines.logmel:{ckpt}")
+    assert (w.module, w.weights) == ("hear_mwmae_tools.baselines.logmel", str(ckpt.resolve()))
     slugs = {x.slug for x in (s, r, h, b, w, parse_model("random:mwmae_tiny"), parse_model("random:mwmae_base"))}
     assert len(slugs) == 7  # every model gets its own folder
     assert parse_model("random:mwmae_tiny").slug.startswith("random-mwmae_tiny-")
@@ -34,7 +34,7 @@ def test_model_specs(tmp_path):
 @pytest.mark.parametrize("spec, match", [
     ("no_such_module_xyz", "not importable"),
     ("./missing/ckpt", "neither an existing checkpoint path"),
-    ("hear_mwmae.baselines.logmel:/no/such/file", "does not exist"),
+    ("hear_mwmae_tools.baselines.logmel:/no/such/file", "does not exist"),
     ("random:mwmae_tiny?=x", "key=value"),
 ])
 def test_bad_model_specs(spec, match):
@@ -116,11 +116,11 @@ def _scores_json(path, values, key="top1_acc"):
 
 
 def test_results_table(tmp_path):
-    from hear_mwmae.evaluation.results import collect
+    from hear_mwmae_tools.evaluation.results import collect
 
     _fake_task(tmp_path / "tasks", "drums-v-full", "drums")
     task = tmp_path / "tasks" / "drums-v-full"
-    specs = [parse_model("random:mwmae_tiny"), parse_model("hear_mwmae.baselines.logmel")]
+    specs = [parse_model("random:mwmae_tiny"), parse_model("hear_mwmae_tools.baselines.logmel")]
     _scores_json(tmp_path / "a", [0.5, 0.7, 0.6])
     _scores_json(tmp_path / "b", [0.8])
     assert read_scores(tmp_path / "a", "top1_acc") == [0.5, 0.7, 0.6]
@@ -144,12 +144,12 @@ def test_results_table(tmp_path):
 def test_results_of_earlier_runs_in_the_folder_are_kept(tmp_path):
     """A second `eval` into the same --out (another model, another task, other seeds) adds to the
     table; a (model, task) it redoes replaces the old rows; inf written as a string reads back."""
-    from hear_mwmae.evaluation.results import collect
+    from hear_mwmae_tools.evaluation.results import collect
 
     for folder, name in (("drums-v-full", "drums"), ("pitch-v-full", "pitch")):
         _fake_task(tmp_path / "tasks", folder, name)
     drums, pitch = tmp_path / "tasks" / "drums-v-full", tmp_path / "tasks" / "pitch-v-full"
-    rand, logmel = parse_model("random:mwmae_tiny"), parse_model("hear_mwmae.baselines.logmel")
+    rand, logmel = parse_model("random:mwmae_tiny"), parse_model("hear_mwmae_tools.baselines.logmel")
     for d, values in (("a", [0.5, 0.7]), ("b", [0.9, 0.8]), ("c", [0.1, 0.2]), ("d", [0.3, 0.4])):
         _scores_json(tmp_path / d, values)
     out = tmp_path / "out"
@@ -184,7 +184,7 @@ def test_eval_cli_reports_bad_input(tmp_path, capsys):
 
 
 def test_rebuilt_task_invalidates_cached_embeddings(tmp_path):
-    from hear_mwmae.evaluation.runner import TASK_MARKER, _drop_if_stale, task_fingerprint
+    from hear_mwmae_tools.evaluation.runner import TASK_MARKER, _drop_if_stale, task_fingerprint
 
     _fake_task(tmp_path / "tasks", "t-v-full", "t")
     task = tmp_path / "tasks" / "t-v-full"

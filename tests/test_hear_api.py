@@ -1,4 +1,4 @@
-"""The HEAR contract as hear-validator and heareval enforce it (hear-contract.md §1.2, §7)."""
+"""The HEAR contract as hear-validator and heareval enforce it (docs/design.md §D13)."""
 
 import math
 

@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 
 import hear_mwmae
 from hear_mwmae import CheckpointNotFoundError, MaskedAutoencoder, get_config
-from hear_mwmae.checkpoint import PICKLE_SUFFIXES
+from hear_mwmae.checkpoint_format import PICKLE_SUFFIXES
 from hear_mwmae.hear import HearModel
 
 REPO = Path(__file__).resolve().parents[1]

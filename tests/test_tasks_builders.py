@@ -17,10 +17,10 @@ import torch
 import torchaudio
 
 from hear_mwmae.cli import main
-from hear_mwmae.evaluation.tasks import APT_PACKAGES, TASKS, build_task, find_built
-from hear_mwmae.evaluation.tasks.audio import SourceMissingError, shared_data_dir
-from hear_mwmae.evaluation.tasks.hearformat import check_task
-from hear_mwmae.evaluation.tasks.hydrogen import FAMILIES
+from hear_mwmae_tools.evaluation.tasks import APT_PACKAGES, TASKS, build_task, find_built
+from hear_mwmae_tools.evaluation.tasks.audio import SourceMissingError, shared_data_dir
+from hear_mwmae_tools.evaluation.tasks.hearformat import check_task
+from hear_mwmae_tools.evaluation.tasks.hydrogen import FAMILIES
 
 LIMIT = 3
 HEAREVAL_KEYS = ("task_name", "embedding_type", "prediction_type", "split_mode", "splits", "sample_duration",

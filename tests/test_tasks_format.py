@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hear_mwmae.evaluation.tasks.hearformat import TaskWriter, check_task, pcm16_wav_bytes, sorted_labels
+from hear_mwmae_tools.evaluation.tasks.hearformat import TaskWriter, check_task, pcm16_wav_bytes, sorted_labels
 
 
 def _meta(**kw):

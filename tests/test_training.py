@@ -199,6 +199,7 @@ def test_a_few_steps_then_export_round_trip(shard_dir, tmp_path, variant):
     assert result["step"] == 4 and np.isfinite(result["loss"])
     lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert [l["step"] for l in lines] == [1, 2, 3, 4] and all(np.isfinite(l["loss"]) for l in lines)
+    assert [l["samples_seen"] for l in lines] == [4, 8, 12, 16]
     assert (out / "reconstructions" / "step00000004.png").stat().st_size > 1000
     assert sorted(p.name for p in out.glob("ckpt-*")) == ["ckpt-00000002", "ckpt-00000004"]
     from training.export import export

@@ -30,7 +30,7 @@ class LogMelCrops(Dataset):
     """Map-style dataset over the clips of a shard folder; items are keyed by (epoch, clip).
 
     ``dataset[(epoch, i)]`` -> (200, 80) float32: a random crop of clip i, normalised with the
-    clip's whole-clip mean and population std (the official training parse, mwmae-spec §1.2).
+    clip's whole-clip mean and population std (the official training parse, docs/design.md §D2).
     The crop offset is drawn uniformly from [0, T − 200) as the official code does (the last
     offset is never used; T == 200 uses the clip as is).
 

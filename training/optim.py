@@ -1,4 +1,4 @@
-"""AdamW parameter groups and the learning-rate schedule of the official recipe (mwmae-spec.md §6)."""
+"""AdamW parameter groups and the learning-rate schedule of the official recipe (docs/design.md §D10)."""
 
 from __future__ import annotations
 

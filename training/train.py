@@ -10,7 +10,7 @@ Two nodes (run on each, with its --node_rank):
 Resume the latest valid checkpoint of --out (also after kill -9): add --resume.
 Continue pretraining a published or exported model with a new schedule: --init-from DIR_OR_HF_REF.
 
-Defaults follow the official recipe (mwmae-spec.md §1.2, §5, §6): AdamW β (0.9, 0.999), weight
+Defaults follow the official recipe (docs/design.md §D2, §D8, §D10): AdamW β (0.9, 0.999), weight
 decay 0.05 on every parameter, lr = 1.5e-5 × effective batch / 256, linear warm-up then cosine
 to 0, mask ratio 0.8, no augmentation (``--mix-prob`` adds one, off by default). One deliberate
 difference: each rank draws its own masking noise (the official pmap replicated it, so every
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from hear_mwmae import MaskedAutoencoder, get_config
+from hear_mwmae.devices import cpu_matmul_is_slow
 
 from . import dist, state
 from .data import LogMelCrops, make_loader
@@ -99,7 +100,7 @@ FLAG_HELP = {
     "decay_all": "decay every parameter, biases and norms included, as the official code (--no-decay-all: weights only)",
     "beta1": "AdamW beta1", "beta2": "AdamW beta2",
     "clip_grad": "clip the global gradient norm to this value; 0 = off (official: off)",
-    "precision": "fp32, or bf16 (autocast; fast on GPUs and CPUs with AMX)",
+    "precision": "fp32, or bf16 (autocast; fast on GPUs and CPUs with AMX / AVX-512-bf16, very slow on AVX2-only CPUs)",
     "seed": "seed of the initialisation, data order, crops and masks",
     "workers": "data-loader worker processes",
     "device": "cuda or cpu (default: cuda when available)",
@@ -241,6 +242,10 @@ def train(cfg: TrainConfig) -> dict:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" \
         else contextlib.nullcontext
+    if info.is_main and cfg.precision == "bf16" and device.type == "cpu" and cpu_matmul_is_slow(torch.bfloat16):
+        print("warning: --precision bf16 on this CPU (no AMX / AVX-512 bf16 kernels) is far slower than fp32 "
+              "(benchmarks/embed_throughput.py measured bf16 embeddings ~9x slower than fp32 on an AVX2 EPYC); use --precision fp32",
+              file=sys.stderr)
     fixed_clip, fixed_noise = dataset[(0, 0)], torch.rand(1, model.config.num_patches, generator=torch.Generator().manual_seed(1234))
     stop = cfg.steps if cfg.max_steps_this_run <= 0 else min(cfg.steps, step + cfg.max_steps_this_run)
     from tqdm import tqdm
@@ -282,8 +287,8 @@ def train(cfg: TrainConfig) -> dict:
             bar.update()
             bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}", sps=f"{world_batch / dt:.1f}")
             if step % cfg.log_every == 0 or step == stop:
-                logger.log({"step": step, "loss": mean_loss, "lr": lr, "samples_per_s": world_batch / dt,
-                            "elapsed_s": elapsed})
+                logger.log({"step": step, "samples_seen": step * world_batch, "loss": mean_loss, "lr": lr,
+                            "samples_per_s": world_batch / dt, "elapsed_s": elapsed})
             if cfg.png_every and step % cfg.png_every == 0:
                 from .viz import save_reconstruction
 

@@ -1,5 +1,0 @@
-"""Baseline HEAR modules for comparison (each importable as a HEAR module by heareval):
-
-- ``hear_mwmae.baselines.logmel``: log-mel statistics, no learned weights;
-- ``hear_mwmae.baselines.random_mwmae``: MW-MAE with random weights (option ``config``).
-"""
