@@ -10,6 +10,11 @@ sizes). Parity-critical semantics of the official code:
   bias, table[i − j + w − 1], one table of 2w − 1 entries per windowed head;
 * per-head outputs are concatenated in head order, then ``proj``.
 
+Beside those, window ``-1`` (``DEFORMABLE``) is a deformable head (ours, DATAR-style, not in the
+official code; docs/design.md §D25): its keys and values are read at learned positions of the
+(time × frequency) grid that an offset network derives from the head's query map; with zero
+offsets, stride 1 and a zero bias it equals a global head.
+
 Two paths share the parameters: the fused path (default) groups heads of equal window size
 into one batched SDPA call per group (no per-head loop); the explicit path builds full
 N × N block-diagonal weights and returns them, for analysis tools.
@@ -23,6 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .deformable import DeformableBias, OffsetNetwork, bilinear_sample, bilinear_weights, sample_positions
+
+DEFORMABLE = -1  # window code of a deformable head
+
 
 def relative_position_index(window: int, device=None) -> torch.Tensor:
     """(w, w) long tensor of i − j + w − 1 (the official ``relative_position_index``)."""
@@ -33,7 +42,7 @@ def relative_position_index(window: int, device=None) -> torch.Tensor:
 def same_window(n: int, window: int, device=None) -> torch.Tensor:
     """(n, n) bool: key j is in query i's window. Windows are contiguous chunks [m·w, (m+1)·w) of
     the token *sequence* (MW-MHA); ``window`` 0 is a global head (all True)."""
-    if window < 0 or (window > 0 and n % window):
+    if window < 0 or (window > 0 and n % window):  # (deformable heads have no fixed window)
         raise ValueError(f"window size {window} does not divide the sequence length {n}")
     if window == 0:
         return torch.ones(n, n, dtype=torch.bool, device=device)
@@ -69,7 +78,9 @@ class MultiWindowAttention(nn.Module):
     N must be divisible by every window size > 0.
     """
 
-    def __init__(self, dim: int, num_heads: int, window_sizes: tuple[int, ...] = ()) -> None:
+    def __init__(self, dim: int, num_heads: int, window_sizes: tuple[int, ...] = (), *,
+                 grid: tuple[int, int] | None = None, deform_stride: tuple[int, int] = (1, 1),
+                 deform_kernel: tuple[int, int] = (5, 3), deform_range: float = 2.0) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
@@ -85,10 +96,22 @@ class MultiWindowAttention(nn.Module):
         # Optional (B, H, N, N) -> (B, H, N, N) edit of the attention weights before they mix the
         # values, on the explicit path only; analysis hooks set it (span limits), nothing else does.
         self.weight_filter = None
+        self.last_sample_positions = None  # deformable heads: (B, g, S, 2) of the last explicit pass
         # One bias table per windowed head, keyed by head index ("head3"), shape (2w - 1,).
         self.relative_position_bias = nn.ParameterDict(
             {f"head{h}": nn.Parameter(torch.zeros(2 * w - 1)) for h, w in enumerate(window_sizes) if w > 0}
         )
+        # Deformable heads: one offset network shared by them (as DAT shares it across groups), a
+        # bias table each. They need the token grid (the decoder's; N = T_p·F_p, no cls token).
+        self.deformable_heads = tuple(h for h, w in enumerate(window_sizes) if w == DEFORMABLE)
+        if any(w < DEFORMABLE for w in window_sizes):
+            raise ValueError(f"window sizes must be >= 0, or {DEFORMABLE} for a deformable head: {window_sizes}")
+        if self.deformable_heads:
+            if grid is None:
+                raise ValueError("deformable heads (window -1) need the token grid (T_p, F_p)")
+            self.grid, self.deform_range = tuple(grid), float(deform_range)
+            self.offset_net = OffsetNetwork(self.head_dim, self.grid, deform_stride, deform_kernel)
+            self.deformable_bias = DeformableBias(len(self.deformable_heads), self.grid)
         # Heads grouped by window size, so each group is one batched call. A group whose heads are
         # adjacent is taken as a slice (a view: no gather forward, no scatter backward).
         groups: dict[int, list[int]] = {}
@@ -114,6 +137,24 @@ class MultiWindowAttention(nn.Module):
         bad = [w for w in self.window_sizes if w > 0 and n % w]
         if bad:
             raise ValueError(f"sequence length {n} is not divisible by window sizes {bad}")
+        if self.deformable_heads and n != self.grid[0] * self.grid[1]:
+            raise ValueError(f"deformable heads work on the full {self.grid[0]}x{self.grid[1]} token grid "
+                             f"({self.grid[0] * self.grid[1]} tokens), got {n}")
+
+    def _deformable(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """The deformable heads: q, k, v (B, g, N, hd) -> out (B, g, N, hd), weights over the samples
+        (B, g, N, S) and the sample positions (B, g, S, 2) (t, f) in token cells."""
+        b, g, n, hd = q.shape
+        t, f = self.grid
+        as_maps = lambda z: z.transpose(-2, -1).reshape(b * g, hd, t, f)  # noqa: E731  (B·g, hd, T_p, F_p)
+        raw = self.offset_net(as_maps(q))
+        positions = sample_positions(raw, self.grid, self.offset_net.stride, self.deform_range).reshape(b * g, -1, 2)
+        # Sampling commutes with the (per-token, affine) projection: read the projected keys/values.
+        ks, vs = (bilinear_sample(as_maps(z), positions).view(b, g, -1, hd) for z in (k, v))
+        positions = positions.view(b, g, -1, 2)
+        logits = (q @ ks.transpose(-2, -1)) * self.scale + self.deformable_bias(positions).to(q.dtype)
+        weights = logits.softmax(dim=-1)
+        return weights @ vs, weights, positions
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False
@@ -138,6 +179,10 @@ class MultiWindowAttention(nn.Module):
                 o = attend(q, k, v)  # (B, g, N, hd)
                 outs.append(o.transpose(1, 2))  # (B, N, g, hd)
                 continue
+            if w == DEFORMABLE:
+                o, _, _ = self._deformable(*sel.permute(2, 0, 3, 1, 4).unbind(0))
+                outs.append(o.transpose(1, 2))
+                continue
             nw = n // w
             # (B, nW, w, 3, g, hd) -> (3, B·nW, g, w, hd): every window of every group head at once.
             win = sel.reshape(b, nw, w, 3, g, self.head_dim).permute(3, 0, 1, 4, 2, 5)
@@ -155,7 +200,7 @@ class MultiWindowAttention(nn.Module):
         mask = torch.zeros(self.num_heads, n, n, device=device, dtype=dtype)
         pos = torch.arange(n, device=device)
         for h, w in enumerate(self.window_sizes):
-            if w == 0:
+            if w <= 0:  # global, or deformable (its weights are computed apart, see _forward_explicit)
                 continue
             rel = (pos[:, None] % w) - (pos[None, :] % w) + w - 1  # i − j + w − 1 inside a window
             bias = self.relative_position_bias[f"head{h}"].to(device=device, dtype=dtype)[rel]
@@ -169,6 +214,17 @@ class MultiWindowAttention(nn.Module):
         if not self.is_global:
             logits = logits + self.attention_mask(n, device=x.device, dtype=logits.dtype)
         attn = logits.softmax(dim=-1)
+        self.last_sample_positions = None
+        if self.deformable_heads:
+            # A deformable head attends to samples, each a bilinear mix of up to 4 tokens: its weights
+            # over tokens are the sample weights spread by those mixes (rows still sum to 1). What it
+            # sampled stays in last_sample_positions (B, g, S, 2) for analysis.
+            dh = list(self.deformable_heads)
+            _, weights, positions = self._deformable(q[:, dh], k[:, dh], v[:, dh])
+            spread = bilinear_weights(positions.flatten(0, 1), self.grid).view(*positions.shape[:3], n)
+            attn = attn.clone()
+            attn[:, dh] = (weights @ spread.to(weights.dtype)).to(attn.dtype)
+            self.last_sample_positions = positions.detach()
         if self.weight_filter is not None:
             attn = self.weight_filter(attn)
         out = (attn @ v).transpose(1, 2).reshape(b, n, d)

@@ -25,6 +25,7 @@ PATCH_SIZES: tuple[tuple[int, int], ...] = ((4, 16), (8, 16), (8, 8), (4, 8), (5
 DECODER_DEPTHS: tuple[int, ...] = (1, 2, 4, 8)
 DECODER_DIM = 384
 VARIANTS = ("mwmae", "mae")
+DEFORMABLE = -1  # a decoder window code: a deformable head (DATAR-style; docs/design.md §D25)
 
 
 def window_sizes_for(num_patches: int) -> tuple[int, ...]:
@@ -57,8 +58,9 @@ def _as_int_tuple(value, name: str) -> tuple[int, ...]:
 class ModelConfig:
     """Architecture of an MW-MAE / MAE model (encoder, decoder, masking).
 
-    Window sizes: one entry per head, ``0`` = global head; an empty tuple means all heads
-    global (standard multi-head attention). ``use_cls_token`` is True for the MAE baseline
+    Window sizes: one entry per head, ``0`` = global head, ``-1`` = deformable head (decoder only;
+    ``deform_stride``, ``deform_kernel``, ``deform_range`` set its offset network); an empty tuple
+    means all heads global (standard multi-head attention). ``use_cls_token`` is True for the MAE baseline
     and must be False whenever a window size is > 0 (251 tokens are not divisible).
     ``encoder_only`` checkpoints carry no decoder (enough for embeddings).
     """
@@ -79,11 +81,15 @@ class ModelConfig:
     mask_ratio: float = 0.8
     norm_pix_loss: bool = False
     encoder_only: bool = False
+    deform_stride: tuple[int, int] = (1, 1)  # reference-grid downsampling (time, frequency)
+    deform_kernel: tuple[int, int] = (5, 3)  # the offset network's depthwise conv
+    deform_range: float = 2.0  # offsets bounded to this many reference cells (< 0: unbounded, clamped)
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # JSON gives lists; normalise to tuples so configs hash and compare.
-        for f in ("img_size", "patch_size", "encoder_window_sizes", "decoder_window_sizes"):
+        for f in ("img_size", "patch_size", "encoder_window_sizes", "decoder_window_sizes", "deform_stride",
+                  "deform_kernel"):
             object.__setattr__(self, f, _as_int_tuple(getattr(self, f), f))
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
@@ -106,8 +112,13 @@ class ModelConfig:
             ws = getattr(self, f)
             if ws and len(ws) != heads:
                 raise ValueError(f"{f} needs one entry per head ({heads}), got {len(ws)}: {ws}")
-            if any(w < 0 for w in ws):
-                raise ValueError(f"{f} must be >= 0 (0 = global head), got {ws}")
+            if f == "encoder_window_sizes" and DEFORMABLE in ws:
+                # Why: in pretraining the encoder sees a random subset of the tokens, not the grid the
+                # offsets move on; deformable heads go in the decoder, which sees every position.
+                raise ValueError(f"{f}: deformable heads ({DEFORMABLE}) need the full token grid; use them in "
+                                 f"decoder_window_sizes")
+            if any(w < DEFORMABLE for w in ws):
+                raise ValueError(f"{f} must be >= 0 (0 = global head) or {DEFORMABLE} (deformable), got {ws}")
             bad = [w for w in ws if w > 0 and self.num_patches % w]
             if bad:
                 raise ValueError(f"{f}: window sizes {bad} do not divide the {self.num_patches} patches")
@@ -119,7 +130,11 @@ class ModelConfig:
                     raise ValueError(f"{f}: window sizes {bad} do not divide the {kept} visible tokens at "
                                      f"mask_ratio {self.mask_ratio}")
             if any(ws) and self.use_cls_token:
-                raise ValueError(f"{f}: windowed heads need use_cls_token=False (a cls token breaks the windows)")
+                raise ValueError(f"{f}: windowed or deformable heads need use_cls_token=False (a cls token "
+                                 f"breaks the windows and the grid)")
+        for f in ("deform_stride", "deform_kernel"):
+            if len(getattr(self, f)) != 2 or min(getattr(self, f)) < 1:
+                raise ValueError(f"{f} must be two positive ints (time, frequency), got {getattr(self, f)}")
 
     # ---- derived values (computed here, never stored) -----------------------------------
     @property
@@ -163,11 +178,13 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _preset(variant: str, size: str, patch: tuple[int, int], dec_depth: int) -> ModelConfig:
+def _preset(variant: str, size: str, patch: tuple[int, int], dec_depth: int, deform: bool = False) -> ModelConfig:
     dim, depth, heads = ENCODER_SIZES[size]
     grid = (200 // patch[0]) * (80 // patch[1])
     windows = window_sizes_for(grid)
-    name = f"{variant}_{size}_{patch[0]}x{patch[1]}_{DECODER_DIM}d-{len(windows)}h-{dec_depth}l"
+    if deform:  # the paper's extra global head becomes a deformable one
+        windows = windows[:-1] + (DEFORMABLE,)
+    name = f"{variant}_{size}_{patch[0]}x{patch[1]}_{DECODER_DIM}d-{len(windows)}h-{dec_depth}l" + ("-deform" if deform else "")
     return ModelConfig(
         variant=variant,
         patch_size=patch,
@@ -188,10 +205,13 @@ def _build_registry() -> dict[str, ModelConfig]:
         for size in ENCODER_SIZES:
             for patch in PATCH_SIZES:
                 for d in DECODER_DEPTHS:
-                    cfg = _preset(variant, size, patch, d)
-                    reg[cfg.name] = cfg
+                    for deform in (False, True) if variant == "mwmae" else (False,):
+                        cfg = _preset(variant, size, patch, d, deform)
+                        reg[cfg.name] = cfg
             default = reg[f"{variant}_{size}_4x16_384d-8h-4l"]
             reg[f"{variant}_{size}"] = default  # short alias: the official default geometry
+            if variant == "mwmae":
+                reg[f"mwmae_{size}_deform"] = reg[f"mwmae_{size}_4x16_384d-8h-4l-deform"]
     return reg
 
 

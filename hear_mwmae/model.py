@@ -74,10 +74,11 @@ class Mlp(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x)). No dropout, no LayerScale."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, window_sizes: tuple[int, ...] = ()) -> None:
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, window_sizes: tuple[int, ...] = (),
+                 **attention_options) -> None:
         super().__init__()
         self.norm1 = _layer_norm(dim)
-        self.attn = MultiWindowAttention(dim, num_heads, window_sizes)
+        self.attn = MultiWindowAttention(dim, num_heads, window_sizes, **attention_options)
         self.norm2 = _layer_norm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
@@ -172,7 +173,8 @@ class Decoder(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, c.num_patches + self.num_prefix, c.decoder_embed_dim))
         self.blocks = nn.ModuleList(
-            Block(c.decoder_embed_dim, c.decoder_num_heads, c.mlp_ratio, c.decoder_window_sizes)
+            Block(c.decoder_embed_dim, c.decoder_num_heads, c.mlp_ratio, c.decoder_window_sizes, grid=c.grid_size,
+                  deform_stride=c.deform_stride, deform_kernel=c.deform_kernel, deform_range=c.deform_range)
             for _ in range(c.decoder_depth)
         )
         self.norm = _layer_norm(c.decoder_embed_dim)

@@ -125,3 +125,16 @@ def test_registering_the_command_imports_nothing_heavy():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_viewer_draws_time_step_boundaries_every_five_steps(fixtures_dir):
+    """The map's lines sit between time steps 5k-1 and 5k (token t·F_p + f), not one band off."""
+    from hear_mwmae.checkpoint import load_checkpoint
+    from hear_mwmae_tools.analysis.grid import TokenGrid
+    from hear_mwmae_tools.analysis.viewer import attention_view
+
+    grid = TokenGrid.from_config(load_checkpoint(fixtures_dir / "mwmae_micro").config)
+    n, fp = grid.num_patches, grid.grid[1]
+    fig = attention_view(np.zeros((200, 80)), np.full((n, n), 1.0 / n), grid, (10, 2))
+    rows = sorted({line.get_ydata()[0] for line in fig.axes[0].lines if line.get_ydata()[0] == line.get_ydata()[1]})
+    assert rows == [k - 0.5 for k in range(5 * fp, n, 5 * fp)]

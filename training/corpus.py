@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hear_mwmae.audio_io import AUDIO_SUFFIXES, is_audio_file
+from hear_mwmae.audio_io import AUDIO_SUFFIXES, audio_files, load_mono
 
 
 def list_audio(sources: list[str]) -> dict[Path, str]:
@@ -21,9 +21,8 @@ def list_audio(sources: list[str]) -> dict[Path, str]:
     for src in sources:
         p = Path(src)
         if p.is_dir():
-            for f in p.rglob("*"):
-                if is_audio_file(f):
-                    found.setdefault(f, src)
+            for f in _folder_audio(p):
+                found.setdefault(f, src)
         elif p.suffix.lower() in (".txt", ".csv") and p.is_file():
             for f, label in _read_manifest(p):
                 found.setdefault(f, label or src)
@@ -34,6 +33,15 @@ def list_audio(sources: list[str]) -> dict[Path, str]:
     if not found:
         raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {sources}")
     return dict(sorted(found.items()))
+
+
+def _folder_audio(folder: Path) -> list[Path]:
+    """The audio files under a folder, spelled from the folder as given (the runtime's walker, which
+    names each by its path inside the folder); a folder without audio is not an error here."""
+    try:
+        return [folder / name for _, name in audio_files([folder])]
+    except ValueError:  # no audio files in this folder
+        return []
 
 
 def _read_manifest(path: Path) -> list[tuple[Path, str | None]]:
@@ -65,6 +73,4 @@ def _resolve(manifest: Path, entry: str) -> Path:
 
 def decode(path: Path) -> np.ndarray:
     """Any file libsndfile reads -> float32 mono at 16 kHz (torchaudio resampling)."""
-    from hear_mwmae.audio_io import load_mono
-
     return load_mono(path)

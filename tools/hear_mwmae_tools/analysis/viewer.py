@@ -40,7 +40,7 @@ def clip_attention(model, logmel: torch.Tensor, part: str, layer: int, *, mask_r
 
 def attention_view(logmel: np.ndarray, head_map: np.ndarray, grid: TokenGrid, query: tuple[int, int], *,
                    title: str = ""):
-    """Figure: (left) the N × N map with lines every F_p tokens; (right) the log-mel (time → x,
+    """Figure: (left) the N × N map with lines every 5 time steps (5·F_p tokens); (right) the log-mel (time → x,
     mel → y) with the query's attention over the grid overlaid and the query patch outlined.
 
     Args:
@@ -59,7 +59,7 @@ def attention_view(logmel: np.ndarray, head_map: np.ndarray, grid: TokenGrid, qu
     fig, axes = new_figure(11.0, 4.0, ncols=2, width_ratios=[1, 2.2])
     ax = axes[0][0]
     ax.imshow(head_map, cmap="viridis", interpolation="nearest", vmin=0, vmax=max(1e-12, head_map.max()))
-    for k in range(fp, grid.num_patches, fp * 5):
+    for k in range(5 * fp, grid.num_patches, 5 * fp):  # time-step boundaries every 5 steps (tokens are t·F_p + f)
         ax.axhline(k - 0.5, color="white", lw=0.3, alpha=0.6)
         ax.axvline(k - 0.5, color="white", lw=0.3, alpha=0.6)
     ax.set_xlabel("key token (t·F_p + f)")

@@ -31,20 +31,6 @@ def shared_data_dir() -> Path:
     return root / "data" / "hear"
 
 
-def load_mono(path: str | Path) -> np.ndarray:
-    """Any file libsndfile reads -> float32 mono at 16 kHz (``hear_mwmae.audio_io.load_mono``)."""
-    from hear_mwmae.audio_io import load_mono as load
-
-    return load(path)
-
-
-def decode_mono(data: bytes, name: str = "audio bytes") -> np.ndarray:
-    """Like :func:`load_mono` for the bytes of an audio file."""
-    from hear_mwmae.audio_io import load_mono as load
-
-    return load(data, name=name)
-
-
 def frame_rms(audio: np.ndarray, frame: int = 160) -> np.ndarray:
     """RMS of consecutive ``frame``-sample frames (10 ms at 16 kHz); the tail frame is partial."""
     n = max(1, int(np.ceil(len(audio) / frame)))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .audio import load_mono, slug
+from hear_mwmae.audio_io import load_mono
+
+from .audio import slug
 from .hearformat import TaskWriter
 from .hydrogen import all_samples, balanced_groups, spread_families
 

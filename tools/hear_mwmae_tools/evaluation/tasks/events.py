@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, active_extent, limit_peak, load_mono, require
+from hear_mwmae.audio_io import load_mono
+
+from .audio import SAMPLE_RATE, active_extent, limit_peak, require
 from .fluidsynth import Note, check_tools, render_notes
 from .hearformat import TaskWriter
 from .hydrogen import all_samples, balanced_groups, spread_families

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, load_mono, require
+from hear_mwmae.audio_io import load_mono
+
+from .audio import SAMPLE_RATE, require
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SOUNDFONT_PACKAGE = "fluid-soundfont-gm"

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, decode_mono, require, round_robin, shared_data_dir
+from hear_mwmae.audio_io import load_mono
+
+from .audio import SAMPLE_RATE, require, round_robin, shared_data_dir
 from .hearformat import TaskWriter
 
 NAME = "speech_commands_small"
@@ -62,14 +64,14 @@ def build(tasks_dir: str | Path, limit: int | None = None, source: str | Path | 
             clips["valid" if n in valid else "train"].append(n)
         for split, files in clips.items():
             for n in files[:limit]:
-                writer.add(split, _name(n), decode_mono(zf.read(n)), [_label(n.split("/")[0])])
+                writer.add(split, _name(n), load_mono(zf.read(n)), [_label(n.split("/")[0])])
         for i, n in enumerate(sorted(x for x in names if x.startswith("_background_noise_/") and x.endswith(".wav"))):
-            _add_silence(writer, i, n, decode_mono(zf.read(n)), limit)
+            _add_silence(writer, i, n, load_mono(zf.read(n)), limit)
     with zipfile.ZipFile(test_zip) as zf:
         files = sorted(n for n in zf.namelist() if n.endswith(".wav"))
         for n in _spread(files, limit):
             word = n.split("/")[0]
-            writer.add("test", "test-" + _name(n), decode_mono(zf.read(n)), [_label(word)])
+            writer.add("test", "test-" + _name(n), load_mono(zf.read(n)), [_label(word)])
     return writer.finish()
 
 

@@ -17,7 +17,9 @@ import json
 import tarfile
 from pathlib import Path
 
-from .audio import decode_mono, require, shared_data_dir
+from hear_mwmae.audio_io import load_mono
+
+from .audio import require, shared_data_dir
 from .hearformat import TaskWriter
 
 NAME = "spoken_digit"
@@ -49,5 +51,5 @@ def build(tasks_dir: str | Path, limit: int | None = None, source: str | Path | 
                 wav = members.get(f"{root}/44100/{split}/{name}")
                 if wav is None:
                     raise ValueError(f"{tarball}: {split}/{name} is listed but has no 44100 Hz WAV")
-                writer.add(split, name, _normalise(decode_mono(tar.extractfile(wav).read())), labels[name])
+                writer.add(split, name, _normalise(load_mono(tar.extractfile(wav).read())), labels[name])
     return writer.finish()
