@@ -41,10 +41,10 @@ def relative_position_index(window: int, device=None) -> torch.Tensor:
 
 def same_window(n: int, window: int, device=None) -> torch.Tensor:
     """(n, n) bool: key j is in query i's window. Windows are contiguous chunks [m·w, (m+1)·w) of
-    the token *sequence* (MW-MHA); ``window`` 0 is a global head (all True)."""
-    if window < 0 or (window > 0 and n % window):  # (deformable heads have no fixed window)
+    the token *sequence* (MW-MHA); ``window`` 0 is a global head and −1 a deformable one (all True)."""
+    if window < DEFORMABLE or (window > 0 and n % window):
         raise ValueError(f"window size {window} does not divide the sequence length {n}")
-    if window == 0:
+    if window in (0, DEFORMABLE):  # a deformable head may read any token, as a global head does
         return torch.ones(n, n, dtype=torch.bool, device=device)
     pos = torch.arange(n, device=device)
     return (pos[:, None] // window) == (pos[None, :] // window)
@@ -96,7 +96,7 @@ class MultiWindowAttention(nn.Module):
         # Optional (B, H, N, N) -> (B, H, N, N) edit of the attention weights before they mix the
         # values, on the explicit path only; analysis hooks set it (span limits), nothing else does.
         self.weight_filter = None
-        self.last_sample_positions = None  # deformable heads: (B, g, S, 2) of the last explicit pass
+        self.last_sample_positions = None  # deformable heads: (B, g, S, 2) (t, f) sampled in the last pass
         # One bias table per windowed head, keyed by head index ("head3"), shape (2w - 1,).
         self.relative_position_bias = nn.ParameterDict(
             {f"head{h}": nn.Parameter(torch.zeros(2 * w - 1)) for h, w in enumerate(window_sizes) if w > 0}
@@ -152,6 +152,7 @@ class MultiWindowAttention(nn.Module):
         # Sampling commutes with the (per-token, affine) projection: read the projected keys/values.
         ks, vs = (bilinear_sample(as_maps(z), positions).view(b, g, -1, hd) for z in (k, v))
         positions = positions.view(b, g, -1, 2)
+        self.last_sample_positions = positions.detach()  # for analysis (hear-mwmae analyze deform)
         logits = (q @ ks.transpose(-2, -1)) * self.scale + self.deformable_bias(positions).to(q.dtype)
         weights = logits.softmax(dim=-1)
         return weights @ vs, weights, positions
@@ -214,17 +215,14 @@ class MultiWindowAttention(nn.Module):
         if not self.is_global:
             logits = logits + self.attention_mask(n, device=x.device, dtype=logits.dtype)
         attn = logits.softmax(dim=-1)
-        self.last_sample_positions = None
         if self.deformable_heads:
             # A deformable head attends to samples, each a bilinear mix of up to 4 tokens: its weights
-            # over tokens are the sample weights spread by those mixes (rows still sum to 1). What it
-            # sampled stays in last_sample_positions (B, g, S, 2) for analysis.
+            # over tokens are the sample weights spread by those mixes (rows still sum to 1).
             dh = list(self.deformable_heads)
             _, weights, positions = self._deformable(q[:, dh], k[:, dh], v[:, dh])
             spread = bilinear_weights(positions.flatten(0, 1), self.grid).view(*positions.shape[:3], n)
             attn = attn.clone()
             attn[:, dh] = (weights @ spread.to(weights.dtype)).to(attn.dtype)
-            self.last_sample_positions = positions.detach()
         if self.weight_filter is not None:
             attn = self.weight_filter(attn)
         out = (attn @ v).transpose(1, 2).reshape(b, n, d)

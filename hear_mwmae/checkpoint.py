@@ -32,6 +32,7 @@ from .flax_checkpoint import (
     read_flax_params,
     _official_config_json,
 )
+from .datar import DatarClassifier
 from .model import MaskedAutoencoder
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
@@ -53,9 +54,16 @@ def parse_hub_ref(ref: str) -> tuple[str, str | None]:
     return repo, revision or None
 
 
+def model_class(config):
+    """The model class of a config (object or config.json dict): MW-MAE / MAE, or the DATAR-style classifier."""
+    family = config.get("family") if isinstance(config, dict) else getattr(config, "family", "")
+    return DatarClassifier if family == "datar" else MaskedAutoencoder
+
+
 def _load_weights_file(weights: Path):
     """A ``.safetensors`` file -> model; config from ``config.json`` beside it, else the file's header."""
-    return build_from_file(MaskedAutoencoder, read_config(weights), weights)
+    config = read_config(weights)
+    return build_from_file(model_class(config), config, weights)
 
 
 def _load_our_dir(directory: Path):
@@ -135,7 +143,8 @@ def load_checkpoint(source: str | os.PathLike = "", seed: int = 0):
         return _load_our_dir(BUNDLED_DIR)
     if source.startswith("random:"):
         torch.manual_seed(seed)
-        return MaskedAutoencoder(get_config(source[len("random:"):])).eval()
+        config = get_config(source[len("random:"):])
+        return model_class(config)(config).eval()
     if source.startswith("hf://"):
         return _load_from_hub(source)
     path = Path(source).expanduser()

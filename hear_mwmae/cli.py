@@ -43,6 +43,14 @@ def _cmd_info(args) -> int:
     }
     if args.json:
         print(json.dumps(info, indent=2))
+    elif model.config.variant == "datar":
+        c = model.config
+        print(f"variant        datar-style classifier ({c.num_classes or 'no'} classes, adaptor {c.input_adaptor})")
+        print(f"stages         dims {list(c.dims)} depths {list(c.depths)} heads {list(c.heads)} "
+              f"grids {[list(g) for g in c.stage_grids]}")
+        print(f"parameters     {info['parameters']:,} (backbone {info['encoder_parameters']:,})")
+        print(f"embeddings     scene {hear.scene_embedding_size}, timestamp {hear.timestamp_embedding_size} "
+              f"every {c.frame_ms:g} ms")
     else:
         c = model.config
         print(f"variant        {c.variant}{' (encoder only)' if c.encoder_only else ''}")

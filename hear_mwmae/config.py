@@ -215,7 +215,132 @@ def _build_registry() -> dict[str, ModelConfig]:
     return reg
 
 
-CONFIGS: dict[str, ModelConfig] = _build_registry()
+@dataclass(frozen=True)
+class DatarConfig:
+    """A DATAR-style supervised audio classifier (docs/design.md §D26): a pyramid of stages over the
+    log-mel patch grid, local-window attention alternating with deformable attention in each stage,
+    patch merging between stages, an optional learnable input adaptor, a linear head.
+
+    Grids: the stem's patches give ``img_size / stem_patch`` (50 × 10 for 4×8); each merge divides
+    it (``merges[i]`` between stage i and i + 1). Local attention uses windows of ``local_steps``
+    time steps (all bands); ``deform_groups`` per stage. ``num_classes`` 0 = backbone only.
+    """
+
+    family: str = "datar"
+    img_size: tuple[int, int] = (200, 80)
+    stem_patch: tuple[int, int] = (4, 8)
+    dims: tuple[int, ...] = (64, 128, 256)
+    depths: tuple[int, ...] = (2, 2, 2)
+    heads: tuple[int, ...] = (2, 4, 8)
+    merges: tuple[tuple[int, int], ...] = ((2, 2), (1, 5))
+    local_steps: int = 5
+    deform_groups: tuple[int, ...] = (1, 2, 4)
+    deform_stride: tuple[int, int] = (1, 1)
+    deform_kernel: tuple[int, int] = (5, 3)
+    deform_range: float = 2.0
+    mlp_ratio: float = 4.0
+    input_adaptor: str = "conv"  # "conv" (zero-initialised residual conv stem + per-bin affine) or "none"
+    num_classes: int = 0
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        for f in ("img_size", "stem_patch", "dims", "depths", "heads", "deform_groups", "deform_stride", "deform_kernel"):
+            object.__setattr__(self, f, _as_int_tuple(getattr(self, f), f))
+        object.__setattr__(self, "merges", tuple(_as_int_tuple(m, "merges") for m in self.merges))
+        if self.family != "datar":
+            raise ValueError(f"DatarConfig.family must be 'datar', got {self.family!r}")
+        stages = len(self.dims)
+        if not (len(self.depths) == len(self.heads) == len(self.deform_groups) == stages) or len(self.merges) != stages - 1:
+            raise ValueError(f"dims, depths, heads, deform_groups need one entry per stage ({stages}) and merges "
+                             f"one between stages ({stages - 1})")
+        if self.input_adaptor not in ("conv", "none"):
+            raise ValueError(f"input_adaptor must be 'conv' or 'none', got {self.input_adaptor!r}")
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 0:
+            raise ValueError(f"num_classes must be an int >= 0, got {self.num_classes!r}")
+        grid = [s // p if p >= 1 and s % p == 0 else None for s, p in zip(self.img_size, self.stem_patch)]
+        if None in grid:
+            raise ValueError(f"stem_patch {self.stem_patch} must divide img_size {self.img_size}")
+        for i, (dim, heads, groups) in enumerate(zip(self.dims, self.heads, self.deform_groups)):
+            if dim % heads or heads % groups:
+                raise ValueError(f"stage {i + 1}: dim {dim} must divide by heads {heads}, and heads by deform_groups "
+                                 f"{groups}")
+            if grid[0] % self.local_steps:
+                raise ValueError(f"stage {i + 1}: {grid[0]} time steps are not divisible by local_steps "
+                                 f"{self.local_steps}")
+            if i < len(self.merges):
+                mt, mf = self.merges[i]
+                if grid[0] % mt or grid[1] % mf:
+                    raise ValueError(f"merge {self.merges[i]} after stage {i + 1} does not divide its grid {tuple(grid)}")
+                grid = [grid[0] // mt, grid[1] // mf]
+
+    @property
+    def stage_grids(self) -> tuple[tuple[int, int], ...]:
+        grid = (self.img_size[0] // self.stem_patch[0], self.img_size[1] // self.stem_patch[1])
+        grids = [grid]
+        for mt, mf in self.merges:
+            grid = (grid[0] // mt, grid[1] // mf)
+            grids.append(grid)
+        return tuple(grids)
+
+    # The HEAR runtime reads these (as it does for ModelConfig): the last stage's grid is the output.
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        return self.stage_grids[-1]
+
+    @property
+    def patch_size(self) -> tuple[int, int]:
+        """Log-mel frames × mel bins behind one output token."""
+        return self.img_size[0] // self.grid_size[0], self.img_size[1] // self.grid_size[1]
+
+    @property
+    def embed_dim(self) -> int:
+        return self.dims[-1]
+
+    @property
+    def depth(self) -> int:
+        return sum(self.depths)
+
+    @property
+    def frame_embedding_size(self) -> int:
+        return self.grid_size[1] * self.dims[-1]
+
+    @property
+    def frame_ms(self) -> float:
+        return 10.0 * self.patch_size[0]
+
+    variant = "datar"
+    use_cls_token = False
+    encoder_only = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DatarConfig":
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown DATAR config keys {unknown}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "DatarConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def config_from_dict(data: dict):
+    """A config.json's dict -> ``ModelConfig`` (MW-MAE / MAE) or ``DatarConfig`` (``"family": "datar"``)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a model config must be a dict, got {type(data).__name__}")
+    return DatarConfig.from_dict(data) if data.get("family") == "datar" else ModelConfig.from_dict(data)
+
+
+DATAR_PRESETS = {
+    # CPU-sized: 50×10 -> 25×5 -> 25×1 grids, 80 ms frames, 256-d embeddings, ~2.5 M parameters.
+    "datar_tiny": DatarConfig(name="datar_tiny"),
+    "datar_small": DatarConfig(dims=(96, 192, 384), depths=(2, 4, 2), heads=(3, 6, 12), deform_groups=(1, 2, 4),
+                               name="datar_small"),
+}
+
+CONFIGS: dict[str, ModelConfig] = {**_build_registry(), **DATAR_PRESETS}
 
 
 def list_configs() -> list[str]:

@@ -163,6 +163,7 @@ class DeformableAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.offset_net = OffsetNetwork(dim // groups, self.grid, stride, kernel)
         self.bias = DeformableBias(num_heads, self.grid) if position_bias else None
+        self.last_sample_positions = None  # (B, G, S, 2) (t, f) sampled in the last pass, for analysis
 
     def forward(self, x: torch.Tensor, return_info: bool = False):
         b, n, d = x.shape
@@ -182,6 +183,7 @@ class DeformableAttention(nn.Module):
         qh = q.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, N, hd)
         logits = (qh @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, N, S)
         samples = positions.view(b, g, s, 2)
+        self.last_sample_positions = samples.detach()
         if self.bias is not None:
             logits = logits + self.bias(samples)
         attn = logits.softmax(dim=-1)

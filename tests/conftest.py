@@ -17,9 +17,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 import msgpack
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,3 +192,28 @@ def nest(flat: dict[str, np.ndarray]) -> dict:
             node = node.setdefault(p, {})
         node[leaf] = value
     return tree
+
+
+# ---- a tiny real-audio HEAR task (for probes and fine-tuning) -----------------------------
+def tone_task(root, sr=16000, rate_dir="16000", folds=5, per_fold=4):
+    """A 2-class HEAR task (low vs high tones), ``folds`` x ``per_fold`` clips of 0.5 s, in HEAR layout."""
+    task = root / "tones-1.0"
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.5 * sr)) / sr
+    (task / rate_dir).mkdir(parents=True)
+    for fold in range(folds):
+        entries = {}
+        (task / rate_dir / f"fold{fold:02d}").mkdir()
+        for i in range(per_fold):
+            label = i % 2
+            f0 = (300 if label == 0 else 3000) * rng.uniform(0.9, 1.1)
+            audio = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(len(t))
+            name = f"clip{fold}{i}.wav"
+            sf.write(task / rate_dir / f"fold{fold:02d}" / name, audio.astype(np.float32), sr)
+            entries[name] = [["low", "high"][label]]
+        (task / f"fold{fold:02d}.json").write_text(json.dumps(entries))
+    (task / "labelvocabulary.csv").write_text("idx,label\n0,low\n1,high\n")
+    meta = {"task_name": "tones", "embedding_type": "scene", "prediction_type": "multiclass",
+            "split_mode": "new_split_kfold", "nfolds": folds, "splits": [f"fold{i:02d}" for i in range(folds)]}
+    (task / "task_metadata.json").write_text(json.dumps(meta))
+    return task

@@ -13,9 +13,12 @@ from hear_mwmae_tools.analysis.hooks import AttentionHooks
 from hear_mwmae_tools.analysis.metrics import clip_head_stats
 from hear_mwmae_tools.analysis.pruning import default_steps, pruning_curve, random_band, span_curve
 from hear_mwmae_tools.analysis.sat import classify_heads, rank_heads, rank_positions, sat_scores
-from hear_mwmae_tools.analysis.scorers import LinearProbeScorer, ReconstructionScorer, read_hear_task, ridge_fit_predict
+from hear_mwmae_tools.analysis.scorers import LinearProbeScorer, ReconstructionScorer, ridge_fit_predict
+from hear_mwmae_tools.evaluation.tasks.hearformat import read_hear_task
 from hear_mwmae_tools.analysis.stats import collect_attention_stats
 from hear_mwmae.hear import HearModel
+
+from conftest import tone_task
 
 GRID = TokenGrid((50, 5))
 N = 250
@@ -92,32 +95,8 @@ def test_span_curve_on_encoder_and_decoder(mw, clips):
     assert dec[0] != pytest.approx(base)
 
 
-def _tone_task(root, sr=16000, rate_dir="16000"):
-    """A 2-class HEAR task (low vs high tones), 5 folds x 4 clips, in HEAR layout."""
-    task = root / "tones-1.0"
-    rng = np.random.default_rng(0)
-    t = np.arange(int(0.5 * sr)) / sr
-    (task / rate_dir).mkdir(parents=True)
-    for fold in range(5):
-        entries = {}
-        (task / rate_dir / f"fold{fold:02d}").mkdir()
-        for i in range(4):
-            label = i % 2
-            f0 = (300 if label == 0 else 3000) * rng.uniform(0.9, 1.1)
-            audio = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(len(t))
-            name = f"clip{fold}{i}.wav"
-            sf.write(task / rate_dir / f"fold{fold:02d}" / name, audio.astype(np.float32), sr)
-            entries[name] = [["low", "high"][label]]
-        (task / f"fold{fold:02d}.json").write_text(json.dumps(entries))
-    (task / "labelvocabulary.csv").write_text("idx,label\n0,low\n1,high\n")
-    meta = {"task_name": "tones", "embedding_type": "scene", "prediction_type": "multiclass",
-            "split_mode": "new_split_kfold", "nfolds": 5, "splits": [f"fold{i:02d}" for i in range(5)]}
-    (task / "task_metadata.json").write_text(json.dumps(meta))
-    return task
-
-
 def test_linear_probe_scorer_on_a_tiny_task(mw, tmp_path):
-    task = _tone_task(tmp_path)
+    task = tone_task(tmp_path)
     scorer = LinearProbeScorer(task)
     assert len(scorer.clips["train"]) == 16 and len(scorer.clips["test"]) == 4
     assert scorer(mw) == 1.0  # low vs high tones are separable even with random-weight features
@@ -131,7 +110,7 @@ def test_linear_probe_scorer_on_a_tiny_task(mw, tmp_path):
 def test_hear_task_reader_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="task_metadata"):
         read_hear_task(tmp_path)
-    task = _tone_task(tmp_path)
+    task = tone_task(tmp_path)
     meta = json.loads((task / "task_metadata.json").read_text())
     (task / "task_metadata.json").write_text(json.dumps({**meta, "prediction_type": "multilabel"}))
     with pytest.raises(ValueError, match="multiclass"):

@@ -138,3 +138,47 @@ def test_deform_config_trains_exports_and_loads(tmp_path):
         a, b = model(x, noise=noise)[0], loaded(x, noise=noise)[0]
     assert float(a) == float(b)
     assert np.isfinite(float(a))
+
+
+def _moved(model):
+    """The model with its offset networks' last conv randomised (a fresh one gives zero offsets)."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "offset_net.proj" in name:
+                p.normal_(std=0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("config", ["mwmae_tiny_deform", "datar_tiny"])
+def test_analyze_deform_writes_positions_offsets_and_figures(config, tmp_path):
+    from hear_mwmae.checkpoint import model_class
+    from hear_mwmae.cli import main
+
+    cfg = get_config(config, **({"depth": 1, "decoder_depth": 2} if config.startswith("mwmae") else {}))
+    folder = tmp_path / "model"
+    _moved(model_class(cfg)(cfg)).save_pretrained(folder)
+    out = tmp_path / "an"
+    assert main(["analyze", "deform", "--model", str(folder), "--n-clips", "3", "--out", str(out), "--quiet"]) == 0
+    data = np.load(out / "deform.npz")
+    layers = 2 if config.startswith("mwmae") else 3
+    assert data["dt_ms"].shape == (layers,) and (data["dt_ms"] > 0).all()  # the offsets moved the samples
+    assert data["dt_ms_per_clip"].shape == (layers, 3)
+    pos, ref = data["positions_1"], data["references_1"]
+    assert pos.shape[0] == 3 and pos.shape[-1] == 2 and pos.shape[2] == ref.shape[0]
+    assert (out / "deform_points.png").stat().st_size > 1000 and (out / "deform_offsets.png").stat().st_size > 1000
+
+
+def test_attention_analysis_covers_deformable_heads(tmp_path):
+    """analyze attention on a deform model: the deformable head's spread weights are a distribution,
+    and its distance is computed like any head's."""
+    from hear_mwmae.cli import main
+
+    cfg = get_config("mwmae_tiny_deform", depth=1, decoder_depth=1)
+    _moved(MaskedAutoencoder(cfg)).save_pretrained(tmp_path / "m")
+    out = tmp_path / "an"
+    assert main(["analyze", "attention", "--model", str(tmp_path / "m"), "--part", "decoder", "--n-clips", "2",
+                 "--no-plots", "--out", str(out), "--quiet"]) == 0
+    data = np.load(out / "attention_decoder.npz")
+    assert data["entropy"].shape == (1, 8) and np.isfinite(data["dist_time"]).all()
+    assert data["dist_time"][0, 7] > 0  # the deformable head (last) attends beyond its own time step

@@ -1,4 +1,4 @@
-"""``hear-mwmae analyze attention|similarity|prune|viz|compare`` (docs/design.md §D24).
+"""``hear-mwmae analyze attention|similarity|prune|viz|deform|compare`` (docs/design.md §D24).
 
 Only argparse is imported here: ``register`` runs whenever ``hear-mwmae`` starts, so torch,
 numpy and matplotlib are imported by the commands themselves (``analysis/commands.py``).
@@ -75,6 +75,12 @@ def register(subparsers) -> None:
     p.add_argument("--head", type=int, default=0, help="head index 0..heads-1 of that block")
     p.add_argument("--query", default="", help="query patch 't,f' (default: the grid centre)")
     p.set_defaults(func=_run("cmd_viz"))
+
+    p = sub.add_parser("deform", help="where deformable heads sample: points over the log-mel, offsets per block")
+    _common(p, model=False, clips=8)
+    p.add_argument("--model", required=True, help="a model with deformable attention (mwmae_*_deform, datar_*)")
+    p.add_argument("--mask-ratio", type=float, default=None, help="MW-MAE decoder: default the model's (0.8)")
+    p.set_defaults(func=_run("cmd_deform"))
 
     p = sub.add_parser("compare", help="figures comparing two `analyze attention` results (e.g. MAE vs MW-MAE)")
     p.add_argument("results", nargs=2, help="two attention_<part>.npz files")

@@ -71,7 +71,8 @@ def _head_labels(model, part: str, layers) -> list[str]:
     heads = model.config.decoder_num_heads if part == "decoder" else model.config.num_heads
     # Blocks are numbered 1..depth wherever a person reads them (labels, plots, file names, flags).
     if any(windows):
-        return [f"B{l + 1} " + (f"w={w}" if w else "g") for l in layers for w in windows]
+        name = lambda w: f"w={w}" if w > 0 else ("g" if w == 0 else "d")  # noqa: E731  (d = deformable)
+        return [f"B{l + 1} " + name(w) for l in layers for w in windows]
     return [f"B{l + 1}H{h}" for l in layers for h in range(heads)]
 
 
@@ -253,6 +254,35 @@ def cmd_viz(args) -> int:
                                    f"({clips['names'][0]})")
         written.append(save_figure(fig, Path(args.out) / f"{name}.png"))
     _say(args, "\n".join(f"  wrote {p}" for p in written))
+    return 0
+
+
+def cmd_deform(args) -> int:
+    from .deform import collect_sample_positions, offset_figure, offset_summary, sample_points_figure
+
+    model = load_checkpoint(args.model).to(args.device).eval()
+    datar = model.config.variant == "datar"
+    ratio = 0.0 if datar else (model.config.mask_ratio if args.mask_ratio is None else float(args.mask_ratio))
+    logmel, clips = _clips(args, model)
+    res = collect_sample_positions(model, logmel, mask_ratio=ratio, seed=args.seed, batch_size=args.batch_size)
+    summary = offset_summary(res, model.config.img_size)
+    arrays = {**{f"positions_{i + 1}": p for i, p in enumerate(res["positions"])},
+              **{f"references_{i + 1}": r for i, r in enumerate(res["references"])}, **summary}
+    meta = {"command": "analyze deform", "model": args.model, "model_config": model.config.to_dict(),
+            "layers": res["labels"], "grids": res["grids"], "mask_ratio": ratio, "mask_seed": args.seed, "clips": clips,
+            "units": {"positions": "(t, f) grid cells of each layer's grid", "dt_ms": "ms", "df_bins": "mel bins"}}
+    npz, _ = save_result(args.out, "deform", arrays, meta)
+    written = [npz]
+    if not args.no_plots:
+        name = Path(args.model).name or args.model
+        written.append(save_figure(sample_points_figure(logmel[0].numpy(), res, model.config.img_size,
+                                                        title=f"{name}: samples of clip {clips['names'][0]}"),
+                                   Path(args.out) / "deform_points.png"))
+        written.append(save_figure(offset_figure(summary, res["labels"], title=f"{name}: mean offsets"),
+                                   Path(args.out) / "deform_offsets.png"))
+    lines = [f"  {label}: |dt| {dt:.1f} ms, |df| {df:.2f} mel bins" for label, dt, df
+             in zip(res["labels"], summary["dt_ms"], summary["df_bins"])]
+    _say(args, "\n".join(lines + [f"  wrote {p}" for p in written]))
     return 0
 
 

@@ -139,7 +139,8 @@ def clip_head_stats(
     else:
         ent = _entropy(rows)
     out["entropy"] = query_mean(ent)
-    keys = torch.tensor([float(w or n) for w in window_sizes], dtype=torch.float64, device=attn.device)
+    keys = torch.tensor([float(w if w > 0 else n) for w in window_sizes], dtype=torch.float64,
+                        device=attn.device)  # global and deformable heads may see every token
     log_keys = (keys + (p if cls_policy == "raw" else 0)).log()[:, None]  # (H, 1): ln K_i, the same for every query
     out["entropy_norm"] = query_mean(torch.where(log_keys > 0, ent / log_keys.clamp_min(_TINY), torch.zeros_like(ent)))
     out["max_weight"] = query_mean(patch.amax(-1))

@@ -31,6 +31,8 @@ def _window_colors(windows: np.ndarray):
     cmap = colormaps["plasma"]
     lut = {w: cmap(i / max(1, len(sizes))) for i, w in enumerate(sizes)}
     lut[0] = (0.0, 0.0, 0.0, 1.0)
+    if any(w < 0 for w in windows):
+        lut[-1] = (0.0, 0.6, 0.3, 1.0)  # deformable heads
     return [lut[int(w)] for w in windows], lut
 
 
@@ -66,7 +68,7 @@ def depth_scatter(results: dict[str, dict], stat: str = "dist_time", title: str 
                 ax.plot(np.arange(1, num_layers + 1) + offsets[h], base[:, h], "_", color="grey", ms=8)
         if windows.any():
             for w, c in lut.items():
-                ax.plot([], [], "o", color=c, label="global" if w == 0 else f"w={w}")
+                ax.plot([], [], "o", color=c, label="global" if w == 0 else ("deformable" if w < 0 else f"w={w}"))
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("block")
         ax.set_xticks(range(1, num_layers + 1))

@@ -232,3 +232,29 @@ def _check_labels(folder, split, name, labels, meta, vocab) -> None:
     unknown = set(names) - vocab
     if unknown:
         raise ValueError(f"{where}: labels {sorted(unknown)} are not in labelvocabulary.csv")
+
+
+def read_hear_task(task_dir: str | Path) -> dict:
+    """Metadata, label vocabulary and {split: {file: [labels]}} of a HEAR task folder."""
+    task_dir = Path(task_dir)
+    meta_file = task_dir / "task_metadata.json"
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{task_dir} is not a HEAR task folder (no task_metadata.json)")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("embedding_type") != "scene" or meta.get("prediction_type") != "multiclass":
+        raise ValueError(f"{task_dir}: only scene/multiclass tasks can be read as (clip, label) pairs; "
+                         f"{meta.get('task_name')} is {meta.get('embedding_type')}/{meta.get('prediction_type')}")
+    with open(task_dir / "labelvocabulary.csv", newline="") as f:
+        vocab = {row["label"]: int(row["idx"]) for row in csv.DictReader(f)}
+    splits = {}
+    for name in meta.get("splits") or ["train", "valid", "test"]:
+        path = task_dir / f"{name}.json"
+        if path.is_file():
+            splits[name] = json.loads(path.read_text())
+    if len(splits) < 2:
+        raise ValueError(f"{task_dir}: need at least two split files (fold00.json… or train/test.json)")
+    rates = sorted((d for d in task_dir.iterdir() if d.is_dir() and d.name.isdigit()), key=lambda d: int(d.name))
+    if not rates:
+        raise FileNotFoundError(f"{task_dir}: no audio folder (e.g. 16000/)")
+    audio_dir = task_dir / "16000" if (task_dir / "16000").is_dir() else rates[-1]
+    return {"meta": meta, "vocab": vocab, "splits": splits, "audio_dir": audio_dir}
