@@ -38,8 +38,8 @@ def test_the_three_layouts_and_their_errors(tmp_path):
     csv_set = read_labelled(tmp_path / "list.csv")
     assert len(csv_set.split("valid")) == 2 and all(p.is_file() for p, _, _ in csv_set.items)
     hear = read_labelled(tone_task(tmp_path / "hear"))
-    assert len(hear.split("train")) == 12 and len(hear.split("valid")) == 4  # folds 0-2 train, 3 valid, 4 (test) unread
-    assert not any("fold04" in str(p) for p, _, _ in hear.items)
+    assert [len(hear.split(s)) for s in ("train", "valid", "test")] == [12, 4, 4]  # folds 0-2, 3, 4
+    assert all("fold04" in str(p) for p, _, split in hear.items if split == "test")
     (tmp_path / "bad.csv").write_text("file,class\nx.wav,a\n")
     with pytest.raises(ValueError, match="path,label"):
         read_labelled(tmp_path / "bad.csv")
@@ -53,6 +53,15 @@ def _single_label(root):
     _label_folders(root)
     shutil.rmtree(root / "high")
     return root
+
+
+def test_test_split_is_scored_once_on_the_chosen_checkpoint(converted_dir, tmp_path):
+    task = tone_task(tmp_path / "hear")
+    result = train(FinetuneConfig(data=str(task), out=str(tmp_path / "run"), model=str(converted_dir), mode="probe",
+                                  epochs=3, batch_size=4, lr=3e-2, device="cpu"))
+    assert result["test_clips"] == 4 and 0.0 <= result["test_acc"] <= 1.0
+    record = json.loads((tmp_path / "run" / "best" / "finetune.json").read_text())
+    assert record["test_acc"] == result["test_acc"] and record["epoch"] == result["best_epoch"]
 
 
 def test_probe_keeps_the_encoder_and_learns_the_head(converted_dir, tmp_path):

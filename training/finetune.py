@@ -11,7 +11,8 @@ a DATAR-style model (``datar_*``) uses its own head. Clips become whole-clip-nor
 (the HEAR path's frontend); training reads a random 2 s crop per clip and epoch (seeded by seed,
 epoch and clip, so ``--resume`` is exact); validation averages the logits of every 2 s unit.
 The best epoch on the validation split is exported to ``OUT/best/`` (load it with
-:func:`load_classifier`; its encoder also loads with ``hear_mwmae.load_model``).
+:func:`load_classifier`; its encoder also loads with ``hear_mwmae.load_model``); where the data has a
+test split, that checkpoint is scored on it once at the end (``test_acc``).
 """
 
 from __future__ import annotations
@@ -186,8 +187,17 @@ def train(cfg: FinetuneConfig) -> dict:
                 f.write(json.dumps(line) + "\n")
             print(json.dumps(line), flush=True)
         dist.barrier(info)
+    result = {"epochs": epoch, "best_valid_acc": best, "best_epoch": best_epoch, "labels": list(data.labels)}
+    test_set = data.split("test")
+    if info.is_main and test_set and epoch == cfg.epochs:  # once, on the chosen checkpoint
+        chosen, _ = load_classifier(out / "best")
+        result["test_acc"] = accuracy(chosen.to(device), _clip_logmels([p for p, _ in test_set], frontend),
+                                      [label for _, label in test_set], device, autocast)
+        result["test_clips"] = len(test_set)
+        record = json.loads((out / "best" / "finetune.json").read_text())
+        (out / "best" / "finetune.json").write_text(json.dumps({**record, "test_acc": result["test_acc"]}, indent=2))
     dist.cleanup(info)
-    return {"epochs": epoch, "best_valid_acc": best, "best_epoch": best_epoch, "labels": list(data.labels)}
+    return result
 
 
 def export_best(model: nn.Module, folder: Path, labels, record: dict) -> Path:

@@ -2,9 +2,12 @@
 
 - folder: ``root/<label>/**/*.wav`` (the first folder below the root is the label);
 - CSV: a ``path,label`` header (paths relative to the CSV), optional ``split`` column (train/valid);
-- HEAR task folder (``task_metadata.json``; scene, multiclass): its train/valid splits, or for k-fold
-  tasks every fold but the last two for training and the second-to-last for validation. The test
-  split (the last fold) is never read here: it is for release tables only.
+- HEAR task folder (``task_metadata.json``; scene, multiclass): its train/valid/test splits, or for
+  k-fold tasks every fold but the last two for training, the second-to-last for validation and the
+  last for testing.
+
+Test clips (split ``test``) are never trained on or used to choose anything: training.finetune scores
+the chosen (best-on-validation) checkpoint on them once, for release tables.
 
 Without a validation split, a seeded, per-label ``valid_fraction`` of the clips becomes one.
 """
@@ -23,7 +26,7 @@ from hear_mwmae.audio_io import audio_files
 
 @dataclass(frozen=True)
 class LabelledSet:
-    """``items``: (audio path, label, split) with split "train" or "valid"; ``labels``: the sorted vocabulary."""
+    """``items``: (audio path, label, split) with split "train", "valid" or "test"; ``labels``: the sorted vocabulary."""
 
     items: tuple[tuple[Path, str, str], ...]
     labels: tuple[str, ...]
@@ -52,7 +55,8 @@ def read_labelled(source: str | Path, valid_fraction: float = 0.1, seed: int = 0
     if len(labels) < 2:
         raise ValueError(f"{source}: a classifier needs at least 2 labels, found {list(labels)}")
     if not any(split == "valid" for _, _, split in rows):
-        rows = _hold_out(rows, valid_fraction, seed)
+        test = [r for r in rows if r[2] == "test"]
+        rows = _hold_out([r for r in rows if r[2] != "test"], valid_fraction, seed) + test
     rows = [(p, label, split or "train") for p, label, split in rows]
     return LabelledSet(tuple(rows), labels, str(source))
 
@@ -66,8 +70,8 @@ def _csv(path: Path) -> list[tuple[Path, str, str]]:
         rows = []
         for line, row in enumerate(reader, start=2):
             split = (row.get("split") or "").strip()
-            if split not in ("", "train", "valid"):
-                raise ValueError(f"{path}:{line}: split must be train or valid, got {split!r}")
+            if split not in ("", "train", "valid", "test"):
+                raise ValueError(f"{path}:{line}: split must be train, valid or test, got {split!r}")
             rows.append((path.parent / row["path"].strip(), row["label"].strip(), split))
     if not rows:
         raise ValueError(f"{path}: no rows")
@@ -82,11 +86,11 @@ def _hear_task(task_dir: Path) -> list[tuple[Path, str, str]]:
     task = read_hear_task(task_dir)
     names = list(task["splits"])
     if "train" in names:
-        roles = {"train": "train", "valid": "valid"}
+        roles = {"train": "train", "valid": "valid", "test": "test"}
     else:  # k-fold: the last fold is the test fold (release tables only), the one before validates
         if len(names) < 3:
             raise ValueError(f"{task_dir}: a k-fold task needs at least 3 folds to keep one for testing")
-        roles = {name: "train" for name in names[:-2]} | {names[-2]: "valid"}
+        roles = {name: "train" for name in names[:-2]} | {names[-2]: "valid", names[-1]: "test"}
     rows = []
     for name, role in roles.items():
         for file, labels in task["splits"].get(name, {}).items():
