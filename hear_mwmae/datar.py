@@ -138,9 +138,13 @@ class DatarClassifier(nn.Module, PyTorchModelHubMixin, library_name="hear_mwmae"
         self.encoder = DatarBackbone(self.config)
         self.head = nn.Linear(self.config.dims[-1], self.config.num_classes) if self.config.num_classes else None
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 200, 80) -> (B, D_last): the mean of the last stage's normed tokens (what the head reads)."""
+        return self.encoder.forward_features(x).mean(dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 200, 80) -> logits (B, num_classes), or the pooled (B, D_last) features without a head."""
-        pooled = self.encoder.forward_features(x).mean(dim=1)
+        pooled = self.pooled(x)
         return self.head(pooled) if self.head is not None else pooled
 
     def num_params(self, encoder_only: bool = False) -> int:

@@ -83,12 +83,17 @@ class EncoderClassifier(nn.Module):
         self.encoder = encoder
         self.head = nn.Linear(encoder.config.embed_dim, num_classes)
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 200, 80) -> (B, D): the mean patch token (what the head reads)."""
+        return self.encoder.forward_features(x)[:, self.encoder.num_prefix:].mean(dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder.forward_features(x)[:, self.encoder.num_prefix:].mean(dim=1))
+        return self.head(self.pooled(x))
 
 
-def build_classifier(spec: str, num_classes: int) -> nn.Module:
-    base = load_checkpoint(spec)
+def build_classifier(spec: str, num_classes: int, seed: int = 0) -> nn.Module:
+    """The starting classifier: ``spec``'s encoder (``random:`` weights drawn with ``seed``) and a new head."""
+    base = load_checkpoint(spec, seed=seed)
     if isinstance(base, DatarClassifier):
         model = DatarClassifier(base.config.replace(num_classes=num_classes))
         model.encoder.load_state_dict(base.encoder.state_dict())
@@ -113,6 +118,7 @@ def _units(mel: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, mels: list[torch.Tensor], labels: list[int], device, autocast) -> float:
+    """Share of clips whose logits, averaged over their 2 s units, pick the right label."""
     model.eval()
     hits = 0
     for mel, label in zip(mels, labels):
@@ -120,6 +126,20 @@ def accuracy(model: nn.Module, mels: list[torch.Tensor], labels: list[int], devi
             logits = model(_units(mel).to(device)).float().mean(dim=0)
         hits += int(logits.argmax()) == label
     return hits / max(1, len(mels))
+
+
+@torch.no_grad()
+def clip_features(model: nn.Module, mels: list[torch.Tensor], device, autocast) -> torch.Tensor:
+    """(clips, D) frozen-encoder features: the pooled token of every 2 s unit, averaged over the clip.
+
+    Why precomputed: a probe's encoder never changes, so its features are computed once (no crops),
+    and the head trains on them; the head then sees at evaluation what it saw in training."""
+    model.eval()
+    feats = []
+    for mel in mels:
+        with autocast():
+            feats.append(model.pooled(_units(mel).to(device)).float().mean(dim=0))
+    return torch.stack(feats)
 
 
 def train(cfg: FinetuneConfig) -> dict:
@@ -130,7 +150,7 @@ def train(cfg: FinetuneConfig) -> dict:
     frontend = LogMelFrontend()
     train_mels, valid_mels = _clip_logmels([p for p, _ in train_set], frontend), _clip_logmels([p for p, _ in valid_set], frontend)
     torch.manual_seed(cfg.seed)
-    model = build_classifier(cfg.model, len(data.labels)).to(device)
+    model = build_classifier(cfg.model, len(data.labels), cfg.seed).to(device)
     if cfg.mode == "probe":
         model.encoder.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -147,13 +167,18 @@ def train(cfg: FinetuneConfig) -> dict:
         epoch, best, best_epoch = meta["epoch"], meta["best_valid_acc"], meta["best_epoch"]
         if info.is_main:
             print(f"resumed from {path} (epoch {epoch})")
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
+    probe = cfg.mode == "probe"
+    trained = model.head if probe else model  # a probe trains the head on precomputed features
+    ddp = torch.nn.parallel.DistributedDataParallel(trained) if info.enabled else trained
+    if probe:
+        train_feats = clip_features(model, train_mels, device, autocast)
+        valid_feats = clip_features(model, valid_mels, device, autocast)
     targets = torch.tensor([label for _, label in train_set])
     stop = cfg.epochs if cfg.max_epochs_this_run <= 0 else min(cfg.epochs, epoch + cfg.max_epochs_this_run)
     while epoch < stop:
         model.train()
-        if cfg.mode == "probe":
+        if probe:
             model.encoder.eval()  # frozen: no dropout anyway, but keep it in inference mode
         order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_set))[info.rank :: info.world_size]
         losses = []
@@ -165,15 +190,24 @@ def train(cfg: FinetuneConfig) -> dict:
             lr = cfg.lr * min(1.0, (step + 1) / max(1, warmup)) * (0.5 * (1 + math.cos(math.pi * min(1.0, step / total))))
             for group in opt.param_groups:
                 group["lr"] = lr
-            x = torch.stack([_crop(train_mels[i], np.random.default_rng([cfg.seed, epoch, int(i)])) for i in idx])
-            with autocast():
-                loss = nn.functional.cross_entropy(ddp(x.to(device)).float(), targets[idx].to(device))
+            if probe:
+                logits = ddp(train_feats[idx])
+            else:
+                x = torch.stack([_crop(train_mels[i], np.random.default_rng([cfg.seed, epoch, int(i)])) for i in idx])
+                with autocast():
+                    logits = ddp(x.to(device))
+            loss = nn.functional.cross_entropy(logits.float(), targets[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(dist.mean_over_ranks(loss.detach(), info)))
         epoch += 1
-        acc = accuracy(model, valid_mels, [label for _, label in valid_set], device, autocast)
+        valid_labels = [label for _, label in valid_set]
+        if probe:
+            with torch.no_grad():
+                acc = float((model.head(valid_feats).argmax(-1).cpu() == torch.tensor(valid_labels)).float().mean())
+        else:
+            acc = accuracy(model, valid_mels, valid_labels, device, autocast)
         if info.is_main:
             improved = acc > best
             if improved:
