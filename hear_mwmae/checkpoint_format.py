@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import torch
+from huggingface_hub import PyTorchModelHubMixin
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
@@ -138,3 +139,21 @@ def build_from_file(cls, config: ModelConfig | dict, weights: Path):
         raise CheckpointError(f"invalid config for {weights}: {e}") from e
     load_safetensors_into(model, weights, strict=True, assign=True)
     return model.eval()
+
+
+class SafetensorsHubMixin(PyTorchModelHubMixin):
+    """``save_pretrained`` / ``from_pretrained`` / ``push_to_hub`` in our format for any model class
+    built from a ``config`` (MW-MAE / MAE, the DATAR-style classifier): safetensors only, names and
+    shapes checked, never unpickled; local folders and Hub repos load through :func:`build_from_file`."""
+
+    def _save_pretrained(self, save_directory) -> None:
+        save_safetensors(self, save_directory)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
+                         local_files_only=False, token=None, map_location: str = "cpu", strict: bool = True,
+                         **model_kwargs):
+        weights = resolve_weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                                       local_files_only=local_files_only, token=token)
+        config = model_kwargs.get("config") or read_config(weights)
+        return build_from_file(cls, config, weights).to(map_location)

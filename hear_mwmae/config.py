@@ -167,15 +167,21 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Build from a dict (e.g. config.json); unknown keys are an error."""
-        if not isinstance(data, dict):
-            raise TypeError(f"a model config must be a dict, got {type(data).__name__}")
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}; valid keys: {[f.name for f in dataclasses.fields(cls)]}")
-        return cls(**data)
+        return _from_dict(cls, data)
 
     def replace(self, **changes) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
+
+
+def _from_dict(cls, data: dict):
+    """``cls(**data)`` for a config class; a non-dict or unknown keys are an error naming the valid ones."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a model config must be a dict, got {type(data).__name__}")
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown model config keys {unknown}; valid keys: {valid}")
+    return cls(**data)
 
 
 def _preset(variant: str, size: str, patch: tuple[int, int], dec_depth: int, deform: bool = False) -> ModelConfig:
@@ -317,10 +323,7 @@ class DatarConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "DatarConfig":
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown DATAR config keys {unknown}")
-        return cls(**data)
+        return _from_dict(cls, data)
 
     def replace(self, **changes) -> "DatarConfig":
         return dataclasses.replace(self, **changes)

@@ -13,11 +13,10 @@ Shapes: ``forward(logmel (B, 200, 80))`` -> logits (B, num_classes) (or pooled f
 from __future__ import annotations
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .attention import MultiWindowAttention
-from .checkpoint_format import build_from_file, read_config, resolve_weights_file, save_safetensors
+from .checkpoint_format import SafetensorsHubMixin
 from .config import DatarConfig, config_from_dict
 from .deformable import DeformableAttention
 from .model import Mlp, _layer_norm
@@ -127,7 +126,7 @@ class DatarBackbone(nn.Module):
         return tokens.reshape(tokens.shape[0], self.config.grid_size[0], -1)
 
 
-class DatarClassifier(nn.Module, PyTorchModelHubMixin, library_name="hear_mwmae", tags=["audio", "datar-style"]):
+class DatarClassifier(nn.Module, SafetensorsHubMixin, library_name="hear_mwmae", tags=["audio", "datar-style"]):
     """The backbone (``.encoder``, what the HEAR runtime embeds with) and a linear head on the mean token."""
 
     def __init__(self, config: DatarConfig | dict) -> None:
@@ -149,15 +148,3 @@ class DatarClassifier(nn.Module, PyTorchModelHubMixin, library_name="hear_mwmae"
 
     def num_params(self, encoder_only: bool = False) -> int:
         return sum(p.numel() for p in (self.encoder if encoder_only else self).parameters())
-
-    def _save_pretrained(self, save_directory) -> None:
-        save_safetensors(self, save_directory)
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
-                         local_files_only=False, token=None, map_location: str = "cpu", strict: bool = True,
-                         **model_kwargs):
-        weights = resolve_weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                                       local_files_only=local_files_only, token=token)
-        config = model_kwargs.get("config") or read_config(weights)
-        return build_from_file(cls, config, weights).to(map_location)

@@ -11,11 +11,10 @@ import math
 
 import numpy as np
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .attention import MultiWindowAttention
-from .checkpoint_format import build_from_file, read_config, resolve_weights_file, save_safetensors
+from .checkpoint_format import SafetensorsHubMixin
 from .config import ModelConfig
 from .devices import onednn_has_bf16
 from .embed import PatchEmbed, patchify, sincos_1d, sincos_2d
@@ -195,7 +194,7 @@ class Decoder(nn.Module):
 
 class MaskedAutoencoder(
     nn.Module,
-    PyTorchModelHubMixin,
+    SafetensorsHubMixin,
     library_name="hear_mwmae",
     tags=["audio", "hear", "mw-mae", "self-supervised"],
 ):
@@ -270,18 +269,6 @@ class MaskedAutoencoder(
         pred = self.decoder(latent, ids_restore)
         return self.forward_loss(x, pred, mask), pred, mask
 
-    # ---- Hub mixin: safetensors only, strict, never unpickle ---------------------------------
-    def _save_pretrained(self, save_directory) -> None:
-        save_safetensors(self, save_directory)
-
-    @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
-                         local_files_only=False, token=None, map_location: str = "cpu", strict: bool = True,
-                         **model_kwargs):
-        weights = resolve_weights_file(model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                                       local_files_only=local_files_only, token=token)
-        config = model_kwargs.get("config") or read_config(weights)
-        return build_from_file(cls, config, weights).to(map_location)
 
     def encoder_only_copy(self) -> "MaskedAutoencoder":
         """A model with this encoder's weights and no decoder (``encoder_only=True``; for embeddings)."""

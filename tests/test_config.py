@@ -29,7 +29,11 @@ def test_paper_decoder_head_counts(patch, heads):
 
 def test_every_size_patch_and_depth_is_named():
     names = set(list_configs())
-    assert len(names) == 2 * len(ENCODER_SIZES) * (len(PATCH_SIZES) * len(DECODER_DEPTHS) + 1)
+    per_family = len(ENCODER_SIZES) * (len(PATCH_SIZES) * len(DECODER_DEPTHS) + 1)  # every geometry + a short alias
+    plain = {n for n in names if not n.endswith("deform") and not n.startswith("datar_")}
+    assert len(plain) == 2 * per_family
+    assert len([n for n in names if n.endswith("deform")]) == per_family  # MW-MAE with a deformable decoder head
+    assert {n for n in names if n.startswith("datar_")} == {"datar_tiny", "datar_small"}
     for size, (dim, depth, heads) in ENCODER_SIZES.items():
         cfg = get_config(f"mwmae_{size}")
         assert (cfg.embed_dim, cfg.depth, cfg.num_heads) == (dim, depth, heads)
