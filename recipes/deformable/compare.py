@@ -42,7 +42,8 @@ T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57}  # two-sided t, by degrees 
 
 
 def task_folder(tasks_dir: Path, name: str) -> Path:
-    found = sorted(p for p in tasks_dir.iterdir() if p.is_dir() and p.name.startswith(name + "-") and p.name.endswith("-full"))
+    found = sorted((p for p in tasks_dir.iterdir() if p.is_dir() and p.name.startswith(name + "-")),
+                   key=lambda p: not p.name.endswith("-full"))  # the full build first
     if not found:
         raise FileNotFoundError(f"no built task {name!r} in {tasks_dir} (hear-mwmae tasks build {name} --out {tasks_dir})")
     return found[0]
