@@ -1,6 +1,7 @@
 """Supervised training (training.finetune): data layouts, probe vs fine-tune, best export, exact resume."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -120,3 +121,20 @@ def test_cli_flags_and_errors(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "training.finetune", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     assert "--valid-fraction" in helped.stdout and "frozen encoder" in helped.stdout
+
+
+@pytest.mark.slow
+def test_two_process_gloo_torchrun(converted_dir, tmp_path):
+    data = _label_folders(tmp_path / "data", per_label=5)  # 8 training clips: 4 a rank
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+           "training.finetune", "--data", str(data), "--out", str(out), "--model", str(converted_dir), "--mode",
+           "finetune", "--epochs", "2", "--batch-size", "3", "--valid-fraction", "0.2", "--device", "cpu"]
+    done = subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = json.loads((out / "ckpt-00000002" / "state.json").read_text())
+    assert meta["world_size"] == 2 and meta["epoch"] == 2
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # only rank 0 logs
+    model, labels = load_classifier(out / "best")
+    assert labels == ["high", "low"] and model(torch.randn(1, 200, 80)).shape == (1, 2)

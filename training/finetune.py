@@ -155,7 +155,8 @@ def train(cfg: FinetuneConfig) -> dict:
         model.encoder.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = math.ceil(len(train_set) / (cfg.batch_size * info.world_size))
+    per_rank = math.ceil(len(train_set) / info.world_size)  # every rank gets as many clips (the last wrap around)
+    per_epoch = math.ceil(per_rank / cfg.batch_size)
     total, warmup = cfg.epochs * per_epoch, cfg.warmup_epochs * per_epoch
     epoch, best, best_epoch = 0, -1.0, -1
     existing = state.list_checkpoints(out)
@@ -180,7 +181,9 @@ def train(cfg: FinetuneConfig) -> dict:
         model.train()
         if probe:
             model.encoder.eval()  # frozen: no dropout anyway, but keep it in inference mode
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_set))[info.rank :: info.world_size]
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_set))
+        # Why equal shares: DDP's all-reduce needs every rank to take the same number of steps.
+        order = np.resize(order, per_rank * info.world_size)[info.rank :: info.world_size]
         losses = []
         for k in range(per_epoch):
             idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
@@ -213,7 +216,8 @@ def train(cfg: FinetuneConfig) -> dict:
             if improved:
                 best, best_epoch = acc, epoch
                 export_best(model, out / "best", data.labels, {"valid_acc": acc, "epoch": epoch, **dataclasses.asdict(cfg)})
-            meta = {"epoch": epoch, "best_valid_acc": best, "best_epoch": best_epoch, "config": dataclasses.asdict(cfg)}
+            meta = {"epoch": epoch, "best_valid_acc": best, "best_epoch": best_epoch, "world_size": info.world_size,
+                    "config": dataclasses.asdict(cfg)}
             state.save(out, epoch, model, opt, meta, keep=cfg.keep)
             line = {"epoch": epoch, "samples_seen": epoch * len(train_set), "train_loss": float(np.mean(losses)),
                     "valid_acc": acc, "lr": lr, "best": improved}
