@@ -74,8 +74,8 @@ def _cmd_embed(args) -> int:
     job = EmbedJob(inputs=args.inputs, out=args.out, npz=args.npz, kind=args.kind, model=args.model,
                    options=options, overwrite=args.overwrite)  # refuses bad inputs/outputs before any work
     if args.precision == "fp16" and args.device.split(":")[0] == "cpu":
-        raise ValueError("--precision fp16 on CPU is slower than fp32 (no fp16 matmul kernels); use --precision bf16 "
-                         "or fp32 on CPU, fp16 on GPUs without bf16")
+        raise ValueError("--precision fp16 on CPU is slower than fp32 (no fp16 matmul kernels); use --precision fp32 "
+                         "(or bf16 on CPUs with AMX / AVX-512-bf16); fp16 is for GPUs without bf16")
     from tqdm import tqdm
 
     from . import load_model

@@ -34,3 +34,20 @@ def test_real_hear_validator_passes(converted_dir, tmp_path):
     assert done.returncode == 0, output[-3000:]
     assert "Looks good!" in output
     assert "Max timestamp 3980.0ms" in output  # the 4.0 s clip: centres stay inside the audio
+
+
+@pytest.mark.slow
+def test_real_hear_validator_passes_on_a_datar_style_model(tmp_path):
+    import torch
+
+    from hear_mwmae.config import get_config
+    from hear_mwmae.datar import DatarClassifier
+
+    torch.manual_seed(0)
+    folder = tmp_path / "datar"
+    DatarClassifier(get_config("datar_tiny")).save_pretrained(folder)
+    done = subprocess.run([_validator(), "hear_mwmae", "-m", str(folder), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "Looks good!" in output
