@@ -6,7 +6,8 @@
     torchrun --standalone --nproc_per_node 2 -m training.finetune …                     # DDP, as pretraining
 
 DATA: a folder of label folders, a ``path,label`` CSV or a HEAR task folder (training.labelled).
-CKPT: anything ``load_model`` takes. An MW-MAE / MAE encoder gets a linear head on its mean token;
+CKPT: anything ``load_model`` takes. An MW-MAE / MAE encoder gets a linear head on its HEAR scene
+embedding (frame embeddings averaged over time);
 a DATAR-style model (``datar_*``) uses its own head. Clips become whole-clip-normalised log-mel
 (the HEAR path's frontend); training reads a random 2 s crop per clip and epoch (seeded by seed,
 epoch and clip, so ``--resume`` is exact); validation averages the logits of every 2 s unit.
@@ -76,16 +77,20 @@ class FinetuneConfig:
 
 
 class EncoderClassifier(nn.Module):
-    """An MW-MAE / MAE encoder and a linear head on its mean patch token: (B, 200, 80) -> (B, classes)."""
+    """An MW-MAE / MAE encoder and a linear head on its HEAR scene embedding: (B, 200, 80) -> (B, classes).
+
+    Why the scene embedding (the mean over time of the frame embeddings, each the frequency bands'
+    tokens side by side: 5·D) rather than the mean token: averaging over bands throws away where in
+    frequency a sound is, which a probe of the HEAR representation should keep."""
 
     def __init__(self, encoder: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(encoder.config.embed_dim, num_classes)
+        self.head = nn.Linear(encoder.config.frame_embedding_size, num_classes)
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 200, 80) -> (B, D): the mean patch token (what the head reads)."""
-        return self.encoder.forward_features(x)[:, self.encoder.num_prefix:].mean(dim=1)
+        """(B, 200, 80) -> (B, F'·D): the mean frame embedding of the 2 s crop (what the head reads)."""
+        return self.encoder.frame_embeddings(x).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(x))

@@ -2,8 +2,9 @@
 
     python recipes/deformable/compare.py --tasks-dir tasks/ --tasks drums,spoken_digit --seeds 3 --out runs/compare
 
-Every model trains with ``training.finetune`` under the same budget: the same epochs, batch size,
-warm-up and cosine schedule, data order, crops and seeds. Models are chosen on the validation fold
+Every trained encoder gets the same budget with ``training.finetune``: the same epochs, batch size,
+warm-up and cosine schedule, data order, crops and seeds. The linear probe's encoder runs once (its
+features are cached) and its head trains for ``--probe-epochs``. Models are chosen on the validation fold
 (the best epoch); the test fold (the task's last) is scored once per run. Reported: test accuracy
 as mean ± 95 % CI over seeds per task, and the mean over tasks. The models:
 
@@ -67,8 +68,10 @@ def main() -> None:
     p.add_argument("--tasks-dir", required=True)
     p.add_argument("--tasks", default="drums,spoken_digit")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=6, help="epochs of every trained encoder (the equal budget)")
+    p.add_argument("--probe-epochs", type=int, default=100,
+                   help="epochs of the probe's head, on features its frozen encoder computed once")
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--models", default="", help="comma-separated subset of the model names (default: all)")
     p.add_argument("--out", default="runs/compare")
     args = p.parse_args()
@@ -85,7 +88,8 @@ def main() -> None:
                 run = out / task / name.split(" ")[0].lower().replace("-", "") / f"{mode}-seed{seed}"
                 model = vit6(run.parent / f"vit6-seed{seed}", seed) if spec == "vit6" else spec
                 t0 = time.time()
-                res = train(FinetuneConfig(data=str(folder), out=str(run), model=model, mode=mode, epochs=args.epochs,
+                epochs = args.probe_epochs if mode == "probe" else args.epochs
+                res = train(FinetuneConfig(data=str(folder), out=str(run), model=model, mode=mode, epochs=epochs,
                                            batch_size=args.batch_size, lr=lr, seed=seed, device="cpu", resume=True))
                 results[key] = {"task": task, "model": name, "seed": seed, "test_acc": res["test_acc"],
                                 "valid_acc": res["best_valid_acc"], "best_epoch": res["best_epoch"],
