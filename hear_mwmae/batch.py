@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio_io import audio_files, read_audio
-from .atomic import atomic_save_npy, atomic_savez, atomic_write
+from .atomic import atomic_save_npy, atomic_savez, atomic_write_text
 
 KINDS = {"scene": ("scene",), "timestamp": ("timestamp", "timestamps_ms"), "both": ("scene", "timestamp", "timestamps_ms")}
 REPORT_NAME = "embed_report.json"
@@ -181,4 +181,4 @@ def _write_report(job: EmbedJob, report: EmbedReport) -> None:
     text = json.dumps(payload, indent=2)
     for path in job.report_paths():
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        atomic_write_text(path, text)

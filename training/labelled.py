@@ -15,7 +15,6 @@ Without a validation split, a seeded, per-label ``valid_fraction`` of the clips 
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +109,3 @@ def _hold_out(rows, valid_fraction: float, seed: int):
         out += [(p, lab, "valid" if i in held else "train") for i, (p, lab, _) in enumerate(group)]
     return out
 
-
-def label_map_json(labels) -> str:
-    return json.dumps({"labels": list(labels)}, indent=2)
