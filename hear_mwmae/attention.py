@@ -1,4 +1,4 @@
-"""Multi-Window Multi-Head Attention (MW-MHA), docs/design.md §D6.
+"""Multi-Window Multi-Head Attention (MW-MHA), docs/design.md §D6 and §D27.
 
 One module covers plain multi-head attention (all heads global) and MW-MHA (per-head window
 sizes). Parity-critical semantics of the official code:
@@ -10,14 +10,22 @@ sizes). Parity-critical semantics of the official code:
   bias, table[i − j + w − 1], one table of 2w − 1 entries per windowed head;
 * per-head outputs are concatenated in head order, then ``proj``.
 
+Two options the official code has or lacks (hear_mwmae/windows.py): shifted windows (the official
+``shifting_windows``: boundaries moved by w // 2) and padding (ours: a window size need not divide
+the sequence length; the last window is shorter).
+
 Beside those, window ``-1`` (``DEFORMABLE``) is a deformable head (ours, DATAR-style, not in the
 official code; docs/design.md §D25): its keys and values are read at learned positions of the
 (time × frequency) grid that an offset network derives from the head's query map; with zero
 offsets, stride 1 and a zero bias it equals a global head.
 
-Two paths share the parameters: the fused path (default) groups heads of equal window size
-into one batched SDPA call per group (no per-head loop); the explicit path builds full
-N × N block-diagonal weights and returns them, for analysis tools.
+Three paths share the parameters and compute the same function:
+
+* the fused path (default): every global and windowed head in **one** attention call per layer,
+  the windows an additive mask (hear_mwmae/fused_attention.py);
+* the grouped path (``forward_grouped``, a reference): one batched call per window size over the
+  windows laid out as blocks;
+* the explicit path: full N × N weights, returned for analysis tools.
 """
 
 from __future__ import annotations
@@ -29,25 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .deformable import DeformableBias, OffsetNetwork, bilinear_sample, bilinear_weights, sample_positions
+from .fused_attention import flat_bias, multi_window_attend, window_mask
+from .windows import DEFORMABLE, WindowLayout, block_positions, relative_position_index, same_window, shift_for
 
-DEFORMABLE = -1  # window code of a deformable head
-
-
-def relative_position_index(window: int, device=None) -> torch.Tensor:
-    """(w, w) long tensor of i − j + w − 1 (the official ``relative_position_index``)."""
-    pos = torch.arange(window, device=device)
-    return pos[:, None] - pos[None, :] + window - 1
-
-
-def same_window(n: int, window: int, device=None) -> torch.Tensor:
-    """(n, n) bool: key j is in query i's window. Windows are contiguous chunks [m·w, (m+1)·w) of
-    the token *sequence* (MW-MHA); ``window`` 0 is a global head and −1 a deformable one (all True)."""
-    if window < DEFORMABLE or (window > 0 and n % window):
-        raise ValueError(f"window size {window} does not divide the sequence length {n}")
-    if window in (0, DEFORMABLE):  # a deformable head may read any token, as a global head does
-        return torch.ones(n, n, dtype=torch.bool, device=device)
-    pos = torch.arange(n, device=device)
-    return (pos[:, None] // window) == (pos[None, :] // window)
+__all__ = ["DEFORMABLE", "MultiWindowAttention", "attend", "relative_position_index", "same_window"]
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -71,26 +64,33 @@ class MultiWindowAttention(nn.Module):
     Args:
         dim: token width D.
         num_heads: number of heads H (head dim D / H).
-        window_sizes: one int per head (0 = global); empty = all heads global.
+        window_sizes: one int per head (0 = global, -1 = deformable); empty = all heads global.
+        shift_windows: move every window's boundaries by w // 2 (the official ``shifting_windows``,
+            which shifts the odd-numbered blocks of a stack).
 
     Shapes: ``forward(x)`` with x (B, N, D) returns (B, N, D); with ``return_attention=True``
     it returns ``(out, attn)`` with attn (B, H, N, N) (zero outside a head's windows).
-    N must be divisible by every window size > 0.
+    Any N works: a window size that does not divide N leaves a shorter last window.
     """
 
     def __init__(self, dim: int, num_heads: int, window_sizes: tuple[int, ...] = (), *,
-                 grid: tuple[int, int] | None = None, deform_stride: tuple[int, int] = (1, 1),
-                 deform_kernel: tuple[int, int] = (5, 3), deform_range: float = 2.0) -> None:
+                 shift_windows: bool = False, grid: tuple[int, int] | None = None,
+                 deform_stride: tuple[int, int] = (1, 1), deform_kernel: tuple[int, int] = (5, 3),
+                 deform_range: float = 2.0) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         window_sizes = tuple(window_sizes) or (0,) * num_heads
         if len(window_sizes) != num_heads:
             raise ValueError(f"need one window size per head ({num_heads}), got {window_sizes}")
+        if any(w < DEFORMABLE for w in window_sizes):
+            raise ValueError(f"window sizes must be >= 0, or {DEFORMABLE} for a deformable head: {window_sizes}")
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
         self.window_sizes = window_sizes
+        self.shift_windows = bool(shift_windows)
+        self.shifts = tuple(shift_for(w, self.shift_windows) for w in window_sizes)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         # Optional (B, H, N, N) -> (B, H, N, N) edit of the attention weights before they mix the
@@ -104,43 +104,55 @@ class MultiWindowAttention(nn.Module):
         # Deformable heads: one offset network shared by them (as DAT shares it across groups), a
         # bias table each. They need the token grid (the decoder's; N = T_p·F_p, no cls token).
         self.deformable_heads = tuple(h for h, w in enumerate(window_sizes) if w == DEFORMABLE)
-        if any(w < DEFORMABLE for w in window_sizes):
-            raise ValueError(f"window sizes must be >= 0, or {DEFORMABLE} for a deformable head: {window_sizes}")
         if self.deformable_heads:
             if grid is None:
                 raise ValueError("deformable heads (window -1) need the token grid (T_p, F_p)")
             self.grid, self.deform_range = tuple(grid), float(deform_range)
             self.offset_net = OffsetNetwork(self.head_dim, self.grid, deform_stride, deform_kernel)
             self.deformable_bias = DeformableBias(len(self.deformable_heads), self.grid)
-        # Heads grouped by window size, so each group is one batched call. A group whose heads are
-        # adjacent is taken as a slice (a view: no gather forward, no scatter backward).
-        groups: dict[int, list[int]] = {}
-        for h, w in enumerate(window_sizes):
-            groups.setdefault(w, []).append(h)
-        ordered = sorted(groups.items(), key=lambda item: item[1][0])  # by first head
-        # (window, heads, selector into the head axis) per group.
-        self.groups = tuple((w, tuple(hs), slice(hs[0], hs[-1] + 1) if hs == list(range(hs[0], hs[-1] + 1)) else hs)
-                            for w, hs in ordered)
-        order = [h for _, hs, _ in self.groups for h in hs]
         self.is_global = all(w == 0 for w in window_sizes)
-        # Group outputs are concatenated in group order; this puts heads back in head order
-        # (None when that order already is head order). Plain tuples, not buffers: the module
-        # holds only parameters, so it can be built on the meta device and filled from a file.
+        # The heads the fused call covers (all but deformable ones), and the order that puts
+        # [fused heads, deformable heads] back in head order (None: already in order). Plain tuples
+        # and a plain dict of layouts, not buffers: the module holds only parameters, so it can be
+        # built on the meta device and filled from a file.
+        self.attended_heads = tuple(h for h, w in enumerate(window_sizes) if w != DEFORMABLE)
+        order = [*self.attended_heads, *self.deformable_heads]
         self.head_order = None if order == list(range(num_heads)) else tuple(order.index(h) for h in range(num_heads))
+        self._layouts: dict = {}
+
+    # ---- windows ------------------------------------------------------------------------------
+    def layout(self, n: int, device=None, heads: tuple[int, ...] | None = None) -> WindowLayout:
+        """The (cached) window layout of ``heads`` (default: all) at sequence length n."""
+        heads = tuple(range(self.num_heads)) if heads is None else heads
+        key = (n, str(device), heads)
+        if key not in self._layouts:
+            self._layouts[key] = WindowLayout.build(n, tuple(self.window_sizes[h] for h in heads),
+                                                    tuple(self.shifts[h] for h in heads), device)
+        return self._layouts[key]
+
+    def _flat_bias(self, heads: tuple[int, ...]) -> torch.Tensor:
+        tables = [self.relative_position_bias[f"head{h}"] for h in heads if self.window_sizes[h] > 0]
+        if not tables:  # all global: an empty table vector on the parameters' device and dtype
+            tables = [self.qkv.bias[:0]]
+        return flat_bias(tables)
 
     def window_bias(self, window: int, heads: tuple[int, ...]) -> torch.Tensor:
         """(len(heads), w, w) relative-position bias of the given heads (all of window w)."""
         tables = torch.stack([self.relative_position_bias[f"head{h}"] for h in heads])
         return tables[:, relative_position_index(window, device=tables.device)]
 
-    def _check_windows(self, n: int) -> None:
-        bad = [w for w in self.window_sizes if w > 0 and n % w]
-        if bad:
-            raise ValueError(f"sequence length {n} is not divisible by window sizes {bad}")
+    def attention_mask(self, n: int, device=None, dtype=torch.float32) -> torch.Tensor:
+        """(H, N, N) additive logits mask: bias inside windows, −inf outside, 0 for global (and
+        deformable, computed apart) heads."""
+        flat = self._flat_bias(tuple(range(self.num_heads))).to(device=device, dtype=dtype)
+        return window_mask(flat, self.layout(n, device))[0]
+
+    def _check_length(self, n: int) -> None:
         if self.deformable_heads and n != self.grid[0] * self.grid[1]:
             raise ValueError(f"deformable heads work on the full {self.grid[0]}x{self.grid[1]} token grid "
                              f"({self.grid[0] * self.grid[1]} tokens), got {n}")
 
+    # ---- deformable heads -------------------------------------------------------------------
     def _deformable(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
         """The deformable heads: q, k, v (B, g, N, hd) -> out (B, g, N, hd), weights over the samples
         (B, g, N, S) and the sample positions (B, g, S, 2) (t, f) in token cells."""
@@ -157,60 +169,79 @@ class MultiWindowAttention(nn.Module):
         weights = logits.softmax(dim=-1)
         return weights @ vs, weights, positions
 
+    # ---- forward paths ------------------------------------------------------------------------
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, n, _ = x.shape
+        return self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+
+    def _merge(self, parts: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """Per-head outputs (B, h_i, N, hd), in attended-then-deformable order -> proj (B, N, D)."""
+        b, n, d = x.shape
+        out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        if self.head_order is not None:
+            out = out.index_select(1, torch.tensor(self.head_order, device=x.device))  # back to head order
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
     def forward(
         self, x: torch.Tensor, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        b, n, d = x.shape
-        self._check_windows(n)
+        n = x.shape[1]
+        self._check_length(n)
         if return_attention:
             return self._forward_explicit(x)
         if self.weight_filter is not None:  # the filter edits explicit weights: never skip it silently
             return self._forward_explicit(x)[0]
-        qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim)
+        q, k, v = self._qkv(x)  # each (B, H, N, hd)
         if self.is_global:
-            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, hd)
-            out = attend(q, k, v)
-            return self.proj(out.transpose(1, 2).reshape(b, n, d))
-        outs = []
-        for w, heads, selector in self.groups:
-            g = len(heads)
-            sel = qkv[:, :, :, selector]  # (B, N, 3, g, hd)
-            if w == 0:
-                q, k, v = sel.permute(2, 0, 3, 1, 4).unbind(0)  # (B, g, N, hd)
-                o = attend(q, k, v)  # (B, g, N, hd)
-                outs.append(o.transpose(1, 2))  # (B, N, g, hd)
-                continue
-            if w == DEFORMABLE:
-                o, _, _ = self._deformable(*sel.permute(2, 0, 3, 1, 4).unbind(0))
-                outs.append(o.transpose(1, 2))
-                continue
-            nw = n // w
-            # (B, nW, w, 3, g, hd) -> (3, B·nW, g, w, hd): every window of every group head at once.
-            win = sel.reshape(b, nw, w, 3, g, self.head_dim).permute(3, 0, 1, 4, 2, 5)
-            q, k, v = win.reshape(3, b * nw, g, w, self.head_dim).unbind(0)
-            bias = self.window_bias(w, heads).to(q.dtype)  # (g, w, w), broadcast over B·nW
-            o = attend(q, k, v, bias)  # (B·nW, g, w, hd)
-            outs.append(o.view(b, nw, g, w, self.head_dim).permute(0, 1, 3, 2, 4).reshape(b, n, g, self.head_dim))
-        out = torch.cat(outs, dim=2)  # (B, N, H, hd)
-        if self.head_order is not None:
-            out = out.index_select(2, torch.tensor(self.head_order, device=x.device))  # back to head order
-        return self.proj(out.reshape(b, n, d))
+            return self._merge([attend(q, k, v)], x)
+        heads = self.attended_heads
+        parts = []
+        if heads:
+            sel = (lambda z: z) if len(heads) == self.num_heads else (lambda z: z[:, list(heads)])  # noqa: E731
+            layout = self.layout(n, x.device, heads)
+            parts.append(multi_window_attend(sel(q), sel(k), sel(v), self._flat_bias(heads), layout))
+        if self.deformable_heads:
+            dh = list(self.deformable_heads)
+            parts.append(self._deformable(q[:, dh], k[:, dh], v[:, dh])[0])
+        return self._merge(parts, x)
 
-    def attention_mask(self, n: int, device=None, dtype=torch.float32) -> torch.Tensor:
-        """(H, N, N) additive logits mask: bias inside windows, −inf outside, 0 for global heads."""
-        mask = torch.zeros(self.num_heads, n, n, device=device, dtype=dtype)
-        pos = torch.arange(n, device=device)
+    def forward_grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """Reference path: one batched attention call per window size, over the windows laid out as
+        blocks (padding slots masked). Same function as ``forward``; tests hold them together."""
+        n = x.shape[1]
+        self._check_length(n)
+        q, k, v = self._qkv(x)
+        parts = [None] * self.num_heads
+        groups: dict[int, list[int]] = {}
         for h, w in enumerate(self.window_sizes):
-            if w <= 0:  # global, or deformable (its weights are computed apart, see _forward_explicit)
-                continue
-            rel = (pos[:, None] % w) - (pos[None, :] % w) + w - 1  # i − j + w − 1 inside a window
-            bias = self.relative_position_bias[f"head{h}"].to(device=device, dtype=dtype)[rel]
-            mask[h] = torch.where(same_window(n, w, device), bias, torch.full_like(bias, -math.inf))
-        return mask
+            groups.setdefault(w, []).append(h)
+        for w, hs in groups.items():
+            if w == 0:
+                o = attend(q[:, hs], k[:, hs], v[:, hs])
+            elif w == DEFORMABLE:
+                o = self._deformable(q[:, hs], k[:, hs], v[:, hs])[0]
+            else:
+                o = self._windows_as_blocks(q[:, hs], k[:, hs], v[:, hs], w, self.shifts[hs[0]], hs)
+            for i, h in enumerate(hs):
+                parts[h] = o[:, i:i + 1]
+        out = torch.cat(parts, dim=1)
+        b, _, d = x.shape
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+    def _windows_as_blocks(self, q, k, v, w: int, shift: int, heads: list[int]) -> torch.Tensor:
+        """q, k, v (B, g, N, hd) of heads sharing window w -> (B, g, N, hd), one call for all windows."""
+        b, g, n, hd = q.shape
+        positions = block_positions(n, w, shift, q.device)  # (nB, w), n = a padding slot
+        blocks = lambda z: torch.cat([z, z.new_zeros(b, g, 1, hd)], dim=2)[:, :, positions]  # noqa: E731
+        key_pad = torch.zeros(positions.shape, dtype=q.dtype, device=q.device).masked_fill(positions == n, -math.inf)
+        bias = self.window_bias(w, tuple(heads)).to(q.dtype)[:, None] + key_pad[:, None, :]  # (g, nB, w, w)
+        o = attend(blocks(q), blocks(k), blocks(v), bias)  # (B, g, nB, w, hd)
+        front = (w - shift) % w
+        return o.reshape(b, g, -1, hd)[:, :, front:front + n]
 
     def _forward_explicit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, n, d = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = self._qkv(x)
         logits = (q @ k.transpose(-2, -1)) * self.scale  # (B, H, N, N)
         if not self.is_global:
             logits = logits + self.attention_mask(n, device=x.device, dtype=logits.dtype)

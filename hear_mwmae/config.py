@@ -61,7 +61,8 @@ class ModelConfig:
     Window sizes: one entry per head, ``0`` = global head, ``-1`` = deformable head (decoder only;
     ``deform_stride``, ``deform_kernel``, ``deform_range`` set its offset network); an empty tuple
     means all heads global (standard multi-head attention). ``use_cls_token`` is True for the MAE baseline
-    and must be False whenever a window size is > 0 (251 tokens are not divisible).
+    and must be False whenever a window size is > 0 (windows lie on patches only).
+    ``shifting_windows`` moves the windows of every odd-numbered block (2nd, 4th, ...) of a stack by w // 2.
     ``encoder_only`` checkpoints carry no decoder (enough for embeddings).
     """
 
@@ -77,6 +78,7 @@ class ModelConfig:
     decoder_depth: int = 4
     decoder_num_heads: int = 8
     decoder_window_sizes: tuple[int, ...] = (2, 5, 10, 25, 50, 125, 0, 0)
+    shifting_windows: bool = False  # the official option: odd-numbered blocks shift windows by w // 2
     use_cls_token: bool = False
     mask_ratio: float = 0.8
     norm_pix_loss: bool = False
@@ -119,19 +121,13 @@ class ModelConfig:
                                  f"decoder_window_sizes")
             if any(w < DEFORMABLE for w in ws):
                 raise ValueError(f"{f} must be >= 0 (0 = global head) or {DEFORMABLE} (deformable), got {ws}")
-            bad = [w for w in ws if w > 0 and self.num_patches % w]
-            if bad:
-                raise ValueError(f"{f}: window sizes {bad} do not divide the {self.num_patches} patches")
-            if f == "encoder_window_sizes":
-                # Why: in pretraining the encoder sees only the kept tokens, so windows must fit them too.
-                kept = num_kept(self.num_patches, self.mask_ratio)
-                bad = [w for w in ws if w > 0 and kept % w]
-                if bad:
-                    raise ValueError(f"{f}: window sizes {bad} do not divide the {kept} visible tokens at "
-                                     f"mask_ratio {self.mask_ratio}")
+            # A window size need not divide the token count (the last window is shorter: padding,
+            # docs/design.md §D27); the official configs all divide it.
             if any(ws) and self.use_cls_token:
                 raise ValueError(f"{f}: windowed or deformable heads need use_cls_token=False (a cls token "
                                  f"breaks the windows and the grid)")
+        if not isinstance(self.shifting_windows, bool):
+            raise TypeError(f"shifting_windows must be True or False, got {self.shifting_windows!r}")
         for f in ("deform_stride", "deform_kernel"):
             if len(getattr(self, f)) != 2 or min(getattr(self, f)) < 1:
                 raise ValueError(f"{f} must be two positive ints (time, frequency), got {getattr(self, f)}")

@@ -104,7 +104,9 @@ class Encoder(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, c.num_patches + self.num_prefix, c.embed_dim))
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim)) if c.use_cls_token else None
         self.blocks = nn.ModuleList(
-            Block(c.embed_dim, c.num_heads, c.mlp_ratio, c.encoder_window_sizes) for _ in range(c.depth)
+            # Why i % 2: the official code shifts the windows of odd-indexed blocks when asked to.
+            Block(c.embed_dim, c.num_heads, c.mlp_ratio, c.encoder_window_sizes,
+                  shift_windows=c.shifting_windows and i % 2 == 1) for i in range(c.depth)
         )
         self.norm = _layer_norm(c.embed_dim)
 
@@ -173,8 +175,9 @@ class Decoder(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, c.num_patches + self.num_prefix, c.decoder_embed_dim))
         self.blocks = nn.ModuleList(
             Block(c.decoder_embed_dim, c.decoder_num_heads, c.mlp_ratio, c.decoder_window_sizes, grid=c.grid_size,
-                  deform_stride=c.deform_stride, deform_kernel=c.deform_kernel, deform_range=c.deform_range)
-            for _ in range(c.decoder_depth)
+                  shift_windows=c.shifting_windows and i % 2 == 1, deform_stride=c.deform_stride,
+                  deform_kernel=c.deform_kernel, deform_range=c.deform_range)
+            for i in range(c.decoder_depth)
         )
         self.norm = _layer_norm(c.decoder_embed_dim)
         self.pred = nn.Linear(c.decoder_embed_dim, c.patch_dim)

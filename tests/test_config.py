@@ -77,7 +77,6 @@ def test_unknown_config_name_suggests():
     "changes, match",
     [
         ({"variant": "vit"}, "variant"),
-        ({"decoder_window_sizes": (3, 5, 10, 25, 50, 125, 0, 0)}, "do not divide"),
         ({"decoder_window_sizes": (2, 5, 0)}, "one entry per head"),
         ({"use_cls_token": True}, "cls"),
         ({"patch_size": (7, 16)}, "divide"),
@@ -95,3 +94,11 @@ def test_from_dict_rejects_unknown_keys():
     data = get_config("mwmae_tiny").to_dict() | {"heads": 3}
     with pytest.raises(ValueError, match="unknown model config keys \\['heads'\\]"):
         ModelConfig.from_dict(data)
+
+
+def test_windows_need_not_divide_and_shifting_is_a_bool():
+    cfg = get_config("mwmae_tiny", decoder_window_sizes=(3, 5, 10, 25, 50, 125, 0, 0), shifting_windows=True)
+    assert cfg.decoder_window_sizes[0] == 3 and cfg.shifting_windows
+    assert get_config("mwmae_tiny").shifting_windows is False  # the official configs leave it off
+    with pytest.raises(TypeError, match="shifting_windows"):
+        get_config("mwmae_tiny", shifting_windows="yes")

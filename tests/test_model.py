@@ -78,9 +78,17 @@ def test_encoder_rejects_wrong_input_shape(tiny):
         tiny(torch.randn(2, 80, 200))
 
 
-def test_encoder_windows_must_fit_visible_tokens():
-    with pytest.raises(ValueError, match="visible tokens"):
-        get_config("mwmae_tiny_5x5_384d-16h-1l", encoder_window_sizes=(2, 5, 0))  # 128 visible of 640
+def test_windows_that_do_not_divide_the_tokens_and_shifted_windows_train():
+    """Encoder windows of 5 over 128 visible tokens, a decoder window of 3 over 640: shorter last
+    windows (padding). With shifting_windows, odd-numbered blocks shift (as the official code does)."""
+    cfg = get_config("mwmae_tiny_5x5_384d-16h-1l", depth=2, encoder_window_sizes=(5, 3, 0),
+                     decoder_window_sizes=(3,) + (0,) * 15, shifting_windows=True)
+    m = MaskedAutoencoder(cfg)
+    shifts = [blk.attn.shift_windows for blk in m.encoder.blocks]
+    assert shifts == [False, True] and m.decoder.blocks[0].attn.shift_windows is False
+    loss, pred, mask = m(torch.randn(2, 200, 80))
+    loss.backward()
+    assert torch.isfinite(loss) and m.encoder.blocks[1].attn.relative_position_bias["head0"].grad.abs().sum() > 0
 
 
 def test_encoder_only_cannot_reconstruct():

@@ -1,0 +1,111 @@
+"""Every head of an MW-MHA layer in one attention call (docs/design.md §D27).
+
+The windows become an additive (1, H, N, N) logit mask: a windowed head's relative-position bias
+inside its windows and −∞ outside, 0 for a global head. One SDPA call then covers all heads, with
+no per-window-size loop, whatever mix of windows, shifts and lengths the layer has.
+
+Why a custom backward on CPU: PyTorch's fused CPU kernel (flash attention) takes a float mask but
+gives it no gradient, and SDPA then falls back to the unfused math path (3–4× slower here). So on
+CPU the forward and the q/k/v gradients come from the fused kernel, and the bias tables' gradient,
+which only lives inside the windows, is computed block-locally (a few small batched matmuls per
+window size, O(N·w) per head instead of O(N²)). On CUDA the memory-efficient kernel computes the
+mask's gradient itself, so plain SDPA with a differentiable mask is used there.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .windows import WindowLayout, relative_position_index
+
+
+def _cpu_flash_ops():
+    """PyTorch's fused CPU attention forward/backward (private aten ops; None where a build lacks them)."""
+    try:
+        return (torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+                torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward.default)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+_CPU_FLASH = _cpu_flash_ops()
+
+
+def flat_bias(tables: list[torch.Tensor]) -> torch.Tensor:
+    """The windowed heads' tables (head order) followed by the 0 and −∞ slots that WindowLayout indexes."""
+    ref = tables[0] if tables else torch.zeros(())
+    tail = torch.tensor([0.0, -float("inf")], dtype=ref.dtype, device=ref.device)
+    return torch.cat([*tables, tail])
+
+
+def window_mask(flat: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
+    """(1, H, N, N) additive logits mask (4-D: the only shape PyTorch's fused CPU kernel accepts)."""
+    return flat[layout.mask_index].unsqueeze(0)
+
+
+def multi_window_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, flat: torch.Tensor,
+                        layout: WindowLayout) -> torch.Tensor:
+    """softmax(q kᵀ/√hd + mask) v for all heads at once: q, k, v (B, H, N, hd) -> (B, H, N, hd)."""
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, flat))
+    if q.device.type == "cpu" and needs_grad and _CPU_FLASH is not None:
+        return _CpuWindowAttention.apply(q, k, v, flat, layout)
+    mask = window_mask(flat, layout)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
+
+
+class _CpuWindowAttention(torch.autograd.Function):
+    """The fused CPU kernel forward and backward, plus the bias tables' gradient (see module doc)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, flat, layout):
+        forward_op, _ = _CPU_FLASH
+        mask = window_mask(flat.detach(), layout)
+        out, lse = forward_op(q, k, v, 0.0, False, attn_mask=mask)
+        ctx.save_for_backward(q, k, v, out, lse, mask, flat)
+        ctx.layout = layout
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, out, lse, mask, flat = ctx.saved_tensors
+        _, backward_op = _CPU_FLASH
+        grad_out = grad_out.contiguous()
+        dq, dk, dv = backward_op(grad_out, q, k, v, out, lse, 0.0, False, attn_mask=mask)
+        dflat = table_gradients(q, k, v, out, lse, grad_out, flat, ctx.layout) if ctx.needs_input_grad[3] else None
+        return dq, dk, dv, dflat, None
+
+
+def _blocks(t: torch.Tensor, heads: list[int], positions: torch.Tensor, fill: float) -> torch.Tensor:
+    """(B, H, N, ...) -> (B, g, n_blocks, w, ...): the heads' tokens laid out in their windows, padding
+    slots (position N) filled with ``fill``."""
+    t = t[:, heads]
+    pad = torch.full_like(t[:, :, :1], fill)
+    return torch.cat([t, pad], dim=2)[:, :, positions]
+
+
+def table_gradients(q, k, v, out, lse, grad_out, flat, layout: WindowLayout) -> torch.Tensor:
+    """Gradient of the loss with respect to ``flat`` (the bias tables), computed inside the windows.
+
+    With P = exp(logits − lse) the softmax weights and D_i = dO_i · O_i, the logits' gradient is
+    dS = P ⊙ (dO vᵀ − D); a table entry's gradient is the sum of dS over the pairs that read it.
+    """
+    work = torch.float64 if q.dtype == torch.float64 else torch.float32  # bf16 inputs: accumulate in fp32
+    q, k, v, out, grad_out, lse = (t.to(work) for t in (q, k, v, out, grad_out, lse))
+    scale = q.shape[-1] ** -0.5
+    d = (grad_out * out).sum(-1)  # (B, H, N)
+    grad = torch.zeros(flat.shape, dtype=work, device=flat.device)
+    for w, _shift, heads, offsets, positions in layout.groups:
+        hs = list(heads)
+        qb, kb, vb, gb = (_blocks(t, hs, positions, 0.0) for t in (q, k, v, grad_out))  # (B, g, nB, w, hd)
+        lse_b = _blocks(lse, hs, positions, float("inf"))  # a padding query gets P = 0
+        d_b = _blocks(d, hs, positions, 0.0)
+        index = torch.tensor(offsets, device=flat.device)[:, None, None] + relative_position_index(w, flat.device)
+        key_pad = torch.zeros(positions.shape, dtype=work, device=flat.device).masked_fill(positions == layout.n,
+                                                                                       -float("inf"))
+        logits = (qb @ kb.transpose(-2, -1)) * scale + flat.detach().to(work)[index][None, :, None] \
+            + key_pad[:, None, :]
+        p = torch.exp(logits - lse_b[..., None])
+        ds = p * (gb @ vb.transpose(-2, -1) - d_b[..., None])  # (B, g, nB, w, w)
+        grad.index_add_(0, index.flatten(), ds.sum((0, 2)).flatten())
+    return grad.to(flat.dtype)
