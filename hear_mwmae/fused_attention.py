@@ -72,16 +72,23 @@ class _CpuWindowAttention(torch.autograd.Function):
         _, backward_op = _CPU_FLASH
         grad_out = grad_out.contiguous()
         dq, dk, dv = backward_op(grad_out, q, k, v, out, lse, 0.0, False, attn_mask=mask)
-        dflat = table_gradients(q, k, v, out, lse, grad_out, flat, ctx.layout) if ctx.needs_input_grad[3] else None
+        dflat = None
+        if ctx.needs_input_grad[3]:
+            with torch.autocast(q.device.type, enabled=False):  # a backward inside autocast: keep fp32
+                dflat = table_gradients(q, k, v, out, lse, grad_out, flat, ctx.layout)
         return dq, dk, dv, dflat, None
 
 
 def _blocks(t: torch.Tensor, heads: list[int], positions: torch.Tensor, fill: float) -> torch.Tensor:
     """(B, H, N, ...) -> (B, g, n_blocks, w, ...): the heads' tokens laid out in their windows, padding
-    slots (position N) filled with ``fill``."""
-    t = t[:, heads]
-    pad = torch.full_like(t[:, :, :1], fill)
-    return torch.cat([t, pad], dim=2)[:, :, positions]
+    slots (position N) filled with ``fill``. Whole windows from token 0 on are a view (no copy)."""
+    n_blocks, w = positions.shape
+    n = t.shape[2]
+    sel = t[:, heads[0]:heads[-1] + 1] if heads == list(range(heads[0], heads[-1] + 1)) else t[:, heads]
+    if n_blocks * w == n and int(positions[0, 0]) == 0:  # no padding, no shift
+        return sel.unflatten(2, (n_blocks, w))
+    pad = torch.full_like(sel[:, :, :1], fill)
+    return torch.cat([sel, pad], dim=2)[:, :, positions]
 
 
 def table_gradients(q, k, v, out, lse, grad_out, flat, layout: WindowLayout) -> torch.Tensor:
@@ -91,9 +98,10 @@ def table_gradients(q, k, v, out, lse, grad_out, flat, layout: WindowLayout) -> 
     dS = P ⊙ (dO vᵀ − D); a table entry's gradient is the sum of dS over the pairs that read it.
     """
     work = torch.float64 if q.dtype == torch.float64 else torch.float32  # bf16 inputs: accumulate in fp32
-    q, k, v, out, grad_out, lse = (t.to(work) for t in (q, k, v, out, grad_out, lse))
+    q, k, v, out, grad_out, lse = (t if t.dtype == work else t.to(work) for t in (q, k, v, out, grad_out, lse))
     scale = q.shape[-1] ** -0.5
     d = (grad_out * out).sum(-1)  # (B, H, N)
+    table = flat.detach().to(work)
     grad = torch.zeros(flat.shape, dtype=work, device=flat.device)
     for w, _shift, heads, offsets, positions in layout.groups:
         hs = list(heads)
@@ -101,11 +109,10 @@ def table_gradients(q, k, v, out, lse, grad_out, flat, layout: WindowLayout) -> 
         lse_b = _blocks(lse, hs, positions, float("inf"))  # a padding query gets P = 0
         d_b = _blocks(d, hs, positions, 0.0)
         index = torch.tensor(offsets, device=flat.device)[:, None, None] + relative_position_index(w, flat.device)
-        key_pad = torch.zeros(positions.shape, dtype=work, device=flat.device).masked_fill(positions == layout.n,
-                                                                                       -float("inf"))
-        logits = (qb @ kb.transpose(-2, -1)) * scale + flat.detach().to(work)[index][None, :, None] \
-            + key_pad[:, None, :]
-        p = torch.exp(logits - lse_b[..., None])
-        ds = p * (gb @ vb.transpose(-2, -1) - d_b[..., None])  # (B, g, nB, w, w)
+        bias = table[index][None, :, None]  # (1, g, 1, w, w)
+        if bool((positions == layout.n).any()):
+            bias = bias.masked_fill((positions == layout.n)[None, None, :, None, :], -float("inf"))
+        p = (qb @ kb.transpose(-2, -1)).mul_(scale).add_(bias).sub_(lse_b[..., None]).exp_()  # (B, g, nB, w, w)
+        ds = p.mul_((gb @ vb.transpose(-2, -1)).sub_(d_b[..., None]))
         grad.index_add_(0, index.flatten(), ds.sum((0, 2)).flatten())
     return grad.to(flat.dtype)

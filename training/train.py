@@ -44,6 +44,10 @@ from .optim import effective_lr, lr_at, make_adamw, param_groups
 LOSS_LIMIT = 1e3
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     data: str = ""
@@ -60,7 +64,8 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     clip_grad: float = 0.0  # 0 = off (official: off)
-    precision: str = "fp32"  # or bf16 (autocast)
+    precision: str = "fp32"  # or bf16 (autocast), or fp16 (autocast + gradient scaler, for GPUs without bf16)
+    compile: bool = False  # torch.compile the model (opt-in: docs/training.md has the measured gain)
     seed: int = 0
     workers: int = 2
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
@@ -79,8 +84,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.data or not self.out:
             raise ValueError("--data (a shard folder from `python -m training.shards`) and --out are required")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("batch_size", "accum_steps", "steps", "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -100,7 +105,9 @@ FLAG_HELP = {
     "decay_all": "decay every parameter, biases and norms included, as the official code (--no-decay-all: weights only)",
     "beta1": "AdamW beta1", "beta2": "AdamW beta2",
     "clip_grad": "clip the global gradient norm to this value; 0 = off (official: off)",
-    "precision": "fp32, or bf16 (autocast; fast on GPUs and CPUs with AMX / AVX-512-bf16, very slow on AVX2-only CPUs)",
+    "precision": "fp32; bf16 (autocast; fast on GPUs and CPUs with AMX / AVX-512-bf16, very slow on AVX2-only CPUs); "
+                 "fp16 (autocast with a dynamic gradient scaler, for GPUs without bf16, e.g. V100/T4)",
+    "compile": "torch.compile the model before training (first steps are slow while it compiles; see docs/training.md)",
     "seed": "seed of the initialisation, data order, crops and masks",
     "workers": "data-loader worker processes",
     "device": "cuda or cpu (default: cuda when available)",
@@ -215,7 +222,7 @@ def train(cfg: TrainConfig) -> dict:
     peak_lr = effective_lr(cfg.base_lr, cfg.batch_size, cfg.accum_steps, info.world_size)
     opt = make_adamw(param_groups(model, cfg.weight_decay, cfg.decay_all), peak_lr, (cfg.beta1, cfg.beta2))
     mask_gen = torch.Generator(device=device)
-    step, elapsed = 0, 0.0
+    step, elapsed, resumed_scaler = 0, 0.0, None
     existing = state.list_checkpoints(out)
     if existing and not cfg.resume:
         raise ValueError(f"{out} already holds checkpoints ({existing[-1].name}); pass --resume to "
@@ -229,6 +236,7 @@ def train(cfg: TrainConfig) -> dict:
                              f"(now {info.world_size}) to continue the same data order")
         state.restore(tensors, meta, model, opt)
         step, elapsed = meta["step"], meta.get("elapsed_s", 0.0)
+        resumed_scaler = meta.get("grad_scaler")
         if info.is_main:
             print(f"resumed from {path} (step {step})")
     ddp = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
@@ -240,8 +248,16 @@ def train(cfg: TrainConfig) -> dict:
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" \
-        else contextlib.nullcontext
+    autocast = (lambda: torch.autocast(device.type, dtype=AUTOCAST_DTYPES[cfg.precision])) \
+        if cfg.precision in AUTOCAST_DTYPES else contextlib.nullcontext
+    # Why a scaler for fp16 only: fp16's 5-bit exponent underflows small gradients; bf16 has fp32's range.
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    if resumed_scaler is not None:
+        scaler.load_state_dict(resumed_scaler)
+    if info.is_main and cfg.precision == "fp16" and device.type == "cpu":
+        print("warning: --precision fp16 is meant for GPUs without bf16; on a CPU it is slow (use fp32 or bf16)",
+              file=sys.stderr)
+    forward = torch.compile(ddp) if cfg.compile else ddp
     if info.is_main and cfg.precision == "bf16" and device.type == "cpu" and cpu_matmul_is_slow(torch.bfloat16):
         print("warning: --precision bf16 on this CPU (no AMX / AVX-512 bf16 kernels) is far slower than fp32 "
               "(benchmarks/embed_throughput.py measured bf16 embeddings ~9x slower than fp32 on an AVX2 EPYC); use --precision fp32",
@@ -266,10 +282,11 @@ def train(cfg: TrainConfig) -> dict:
             sync = contextlib.nullcontext() if (micro == cfg.accum_steps - 1 or not info.enabled) else ddp.no_sync()
             with sync:
                 with autocast():
-                    loss, _, _ = ddp(x, noise=noise)
-                (loss / cfg.accum_steps).backward()
+                    loss, _, _ = forward(x, noise=noise)
+                scaler.scale(loss / cfg.accum_steps).backward()
             total += loss.detach() / cfg.accum_steps
         if cfg.clip_grad > 0:
+            scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         mean_loss = float(dist.mean_over_ranks(total, info))
         problem = _loss_problem(mean_loss, step + 1, cfg.data)
@@ -277,7 +294,8 @@ def train(cfg: TrainConfig) -> dict:
             bar.close()
             dist.cleanup(info)
             raise FloatingPointError(problem)
-        opt.step()
+        scaler.step(opt)  # fp16: skips the step when the scaled gradients overflowed
+        scaler.update()
         opt.zero_grad(set_to_none=True)
         step += 1
         dt = time.perf_counter() - t0
@@ -299,6 +317,8 @@ def train(cfg: TrainConfig) -> dict:
                 meta = {"train_config": dataclasses.asdict(cfg), "model_config": model.config.to_dict(),
                         "world_size": info.world_size, "samples_seen": step * world_batch, "elapsed_s": elapsed,
                         "device": str(device), "last_loss": mean_loss}
+                if scaler.is_enabled():
+                    meta["grad_scaler"] = scaler.state_dict()
                 state.save(out, step, model, opt, meta, keep=cfg.keep)
             dist.barrier(info)
     bar.close()
