@@ -1,38 +1,49 @@
 """Pretraining step throughput: samples/s of forward + backward + AdamW (mask ratio 0.8).
 
-    python benchmarks/train_step.py [--sizes tiny,base] [--device cuda]
+    python benchmarks/train_step.py [--sizes tiny,base] [--precisions fp32,bf16] [--device cuda] [--compile]
 
-For tiny and base: fp32 vs bf16 autocast, and the MW-MHA decoder against the same decoder with
-all heads global (the MAE-style decoder), on random 200×80 log-mel crops.
+For each size and precision, the MW-MHA decoder and the same decoder with all heads global (the
+MAE-style decoder) train side by side: their steps alternate (MW-MHA, global, MW-MHA, ...), so a
+busy machine slows both alike, and the ratio of their median step times is the MW-MHA overhead.
+``--compile`` adds the torch.compile'd MW-MHA model to the alternation (its compile time is
+reported apart, not in the step times).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info, print_machine, print_table, timeit, write_json  # noqa: E402
+from common import machine_info, print_machine, print_table, sync, write_json  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hear_mwmae import MaskedAutoencoder, get_config  # noqa: E402
 from training.optim import make_adamw, param_groups  # noqa: E402
 
 BATCH = {"tiny": 32, "small": 16, "base": 16, "large": 8}
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def step_fn(model, opt, x, precision, device):
+def make_step(model, x, precision, device):
+    opt = make_adamw(param_groups(model, 0.05), 1e-4, (0.9, 0.999))  # what training/ uses
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
     def step():
-        ctx = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        ctx = torch.autocast(device.type, dtype=DTYPES[precision]) if precision in DTYPES else contextlib.nullcontext()
         with ctx:
             loss, _, _ = model(x)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad(set_to_none=True)
+        sync(device)
     return step
 
 
@@ -40,35 +51,52 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="tiny,base")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--steps", type=int, default=3, help="timed steps (best one is reported)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per model (medians are reported)")
     p.add_argument("--precisions", default="fp32,bf16",
-                   help="fp32 and/or bf16 autocast (bf16 on an AVX2-only CPU is ~10x slower: leave it out there)")
+                   help="fp32, bf16 and/or fp16 autocast (bf16 on an AVX2-only CPU is ~10x slower: leave it out there)")
+    p.add_argument("--batch", type=int, default=0, help="crops per step (default: per size, 4x on a GPU)")
+    p.add_argument("--compile", action="store_true", help="also time the torch.compile'd MW-MHA model")
     args = p.parse_args()
     device = torch.device(args.device)
     info = machine_info()
     print_machine(info)
     rows, records = [], []
     for size in args.sizes.split(","):
-        batch = BATCH.get(size, 8) * (4 if device.type == "cuda" else 1)
-        for decoder in ("mw-mha", "global"):
-            cfg = get_config(f"mwmae_{size}")
-            if decoder == "global":
-                cfg = cfg.replace(decoder_window_sizes=())
-            torch.manual_seed(0)
-            model = MaskedAutoencoder(cfg).to(device).train()
-            opt = make_adamw(param_groups(model, 0.05), 1e-4, (0.9, 0.999))  # what training/ uses
-            x = torch.randn(batch, 200, 80, device=device)
-            base_rate = None
-            for precision in args.precisions.split(","):
-                seconds = timeit(step_fn(model, opt, x, precision, device), device, repeats=args.steps)
-                rate = batch / seconds
-                base_rate = base_rate or rate
-                records.append({"size": size, "decoder": decoder, "precision": precision, "batch": batch,
-                                "step_s": seconds, "samples_per_s": rate})
-                rows.append([size, decoder, precision, batch, seconds, rate, f"{rate / base_rate:.2f}×"])
-            del model, opt
-    print_table(f"pretraining step on {device.type} (encoder + decoder, mask 0.8, AdamW)",
-                ["size", "decoder", "precision", "batch", "step s", "samples/s", "vs fp32"], rows)
+        batch = args.batch or BATCH.get(size, 8) * (4 if device.type == "cuda" else 1)
+        x = torch.randn(batch, 200, 80, device=device)
+        for precision in args.precisions.split(","):
+            models = {}
+            for decoder in ("mw-mha", "global"):
+                cfg = get_config(f"mwmae_{size}")
+                cfg = cfg.replace(decoder_window_sizes=()) if decoder == "global" else cfg
+                torch.manual_seed(0)
+                models[decoder] = MaskedAutoencoder(cfg).to(device).train()
+            compile_s = None
+            if args.compile:
+                torch.manual_seed(0)
+                models["mw-mha compiled"] = torch.compile(MaskedAutoencoder(get_config(f"mwmae_{size}")).to(device).train())
+            steps = {name: make_step(m, x, precision, device) for name, m in models.items()}
+            for name, fn in steps.items():  # warm-up (and compile)
+                t = time.perf_counter()
+                fn()
+                if name.endswith("compiled"):
+                    compile_s = time.perf_counter() - t
+            times = {name: [] for name in steps}
+            for _ in range(args.steps):
+                for name, fn in steps.items():
+                    t = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t)
+            base = statistics.median(times["global"])
+            for name, ts in times.items():
+                med = statistics.median(ts)
+                records.append({"size": size, "decoder": name, "precision": precision, "batch": batch,
+                                "median_step_s": med, "step_s": ts, "samples_per_s": batch / med,
+                                "vs_global": med / base, **({"compile_s": compile_s} if "compiled" in name else {})})
+                rows.append([size, precision, name, batch, f"{med:.3f}", f"{batch / med:.1f}", f"{med / base:.3f}×"])
+            del models, steps
+    print_table(f"pretraining step on {device.type} (encoder + decoder, mask 0.8, AdamW), steps alternating",
+                ["size", "precision", "decoder", "batch", "median step s", "samples/s", "step vs global"], rows)
     write_json("train_step", {"machine": info, "runs": records})
 
 

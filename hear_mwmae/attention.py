@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cpu_kernels import linear
 from .deformable import DeformableBias, OffsetNetwork, bilinear_sample, bilinear_weights, sample_positions
 from .fused_attention import flat_bias, multi_window_attend, window_mask
 from .windows import DEFORMABLE, WindowLayout, block_positions, relative_position_index, same_window, shift_for
@@ -172,7 +173,7 @@ class MultiWindowAttention(nn.Module):
     # ---- forward paths ------------------------------------------------------------------------
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, n, _ = x.shape
-        return self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        return linear(self.qkv, x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
 
     def _merge(self, parts: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """Per-head outputs (B, h_i, N, hd), in attended-then-deformable order -> proj (B, N, D)."""
@@ -180,7 +181,7 @@ class MultiWindowAttention(nn.Module):
         out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         if self.head_order is not None:
             out = out.index_select(1, torch.tensor(self.head_order, device=x.device))  # back to head order
-        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+        return linear(self.proj, out.transpose(1, 2).reshape(b, n, d))
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False

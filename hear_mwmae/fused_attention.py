@@ -4,7 +4,8 @@ The windows become an additive (1, H, N, N) logit mask: a windowed head's relati
 inside its windows and −∞ outside, 0 for a global head. One SDPA call then covers all heads, with
 no per-window-size loop, whatever mix of windows, shifts and lengths the layer has.
 
-Why a custom backward on CPU: PyTorch's fused CPU kernel (flash attention) takes a float mask but
+bf16 training on CPU takes plain matmuls and softmax over all heads at once instead, as global heads
+do there (hear_mwmae/attention.py, ``attend``). Why a custom backward on CPU otherwise: PyTorch's fused CPU kernel (flash attention) takes a float mask but
 gives it no gradient, and SDPA then falls back to the unfused math path (3–4× slower here). So on
 CPU the forward and the q/k/v gradients come from the fused kernel, and the bias tables' gradient,
 which only lives inside the windows, is computed block-locally (a few small batched matmuls per
@@ -48,9 +49,14 @@ def multi_window_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, flat:
                         layout: WindowLayout) -> torch.Tensor:
     """softmax(q kᵀ/√hd + mask) v for all heads at once: q, k, v (B, H, N, hd) -> (B, H, N, hd)."""
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, flat))
+    mask = window_mask(flat, layout)
+    if q.device.type == "cpu" and needs_grad and q.dtype == torch.bfloat16:
+        # Why: as for global heads (attention.attend), bf16 training on CPU is fastest as plain
+        # matmuls + softmax; the mask's gradient then comes from autograd (summed over the batch).
+        logits = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5 + mask.to(q.dtype)
+        return logits.softmax(dim=-1) @ v
     if q.device.type == "cpu" and needs_grad and _CPU_FLASH is not None:
         return _CpuWindowAttention.apply(q, k, v, flat, layout)
-    mask = window_mask(flat, layout)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
 
 

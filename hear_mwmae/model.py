@@ -16,7 +16,7 @@ from torch import nn
 from .attention import MultiWindowAttention
 from .checkpoint_format import SafetensorsHubMixin
 from .config import ModelConfig
-from .devices import onednn_has_bf16
+from .cpu_kernels import linear, linear_add
 from .embed import PatchEmbed, patchify, sincos_1d, sincos_2d
 from .masking import random_masking
 
@@ -35,39 +35,17 @@ def _trunc_normal_fan_in(tensor: torch.Tensor, scale: float, fan_in: int) -> Non
     nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std)
 
 
-# oneDNN's fused linear+GELU(tanh) and linear+add (the kernels torch.compile uses on CPU).
-_ONEDNN_FUSION = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-# Why a check: oneDNN has bf16 kernels only on CPUs with AVX-512 (or AMX); on an AVX2-only CPU (e.g. AMD
-# EPYC Zen 3) the fused bf16 op fails ("could not create a primitive descriptor"), while plain bf16 linear works.
-_ONEDNN_FUSION_DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN_FUSION and onednn_has_bf16() else ())
-
-
-def _use_onednn_fusion(x: torch.Tensor) -> bool:
-    """Eager inference on CPU in fp32/bf16 only: the fused kernels have no autograd, and under
-    torch.compile inductor does its own fusion (it rejects these ops on non-constant weights)."""
-    return (_ONEDNN_FUSION and x.device.type == "cpu" and not torch.is_grad_enabled()
-            and x.dtype in _ONEDNN_FUSION_DTYPES and not torch.compiler.is_compiling())
-
-
 class Mlp(nn.Module):
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU(approximate=GELU_APPROXIMATE)
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        """fc2(GELU(fc1(x))) [+ residual]; (…, D) -> (…, D)."""
-        if _use_onednn_fusion(x):
-            # Inference fast path: GELU fused into fc1 (fp32 and bf16: −15–25 % MLP time on CPU), and
-            # in bf16 the residual add fused into fc2. Same maths; checked against the plain path in tests.
-            h = torch.ops.mkldnn._linear_pointwise(x, self.fc1.weight, self.fc1.bias, "gelu", [], GELU_APPROXIMATE)
-            if residual is not None and x.dtype == torch.bfloat16:
-                return torch.ops.mkldnn._linear_pointwise.binary(h, residual, self.fc2.weight, self.fc2.bias, "add")
-            out = self.fc2(h)
-        else:
-            out = self.fc2(self.act(self.fc1(x)))
-        return out if residual is None else residual + out
+        """fc2(GELU(fc1(x))) [+ residual]; (…, D) -> (…, D). In CPU inference, GELU and the residual
+        add run inside oneDNN's GEMMs (hear_mwmae/cpu_kernels.py; same maths, checked in tests)."""
+        h = linear(self.fc1, x, "gelu", GELU_APPROXIMATE)
+        return linear(self.fc2, h) if residual is None else linear_add(self.fc2, h, residual)
 
 
 class Block(nn.Module):

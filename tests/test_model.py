@@ -118,3 +118,18 @@ def test_inference_fast_path_matches_plain_path(dtype, tol):
         fast = enc.frame_embeddings(x).float()
     rel = (fast - plain).norm() / plain.norm()
     assert rel < tol, rel
+
+
+def test_onednn_linear_steps_aside_under_autocast():
+    """oneDNN's kernels are not autocast-aware: under autocast the plain path runs, so the GEMM is in
+    the autocast dtype (it once ran in fp32 there, as slow as no autocast at all)."""
+    from hear_mwmae.cpu_kernels import linear, linear_add
+
+    layer = torch.nn.Linear(8, 4)
+    x = torch.randn(2, 8)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert linear(layer, x).dtype == torch.bfloat16
+        assert linear(layer, x, "gelu", "tanh").dtype == torch.bfloat16
+    with torch.inference_mode():
+        torch.testing.assert_close(linear(layer, x, "gelu", "tanh"), torch.nn.functional.gelu(layer(x), approximate="tanh"))
+        torch.testing.assert_close(linear_add(layer, x, torch.ones(2, 4)), layer(x) + 1)
