@@ -303,7 +303,7 @@ def build_preset(out: Path, preset: str, debs_root: Path, only: list[str] | None
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; the presets are {sorted(PRESETS)}")
     sources = list(PRESETS[preset])
-    if only:
+    if only is not None:  # [] builds none of the preset's sources (only what --add gives)
         unknown = sorted(set(only) - {s.name for s in sources})
         if unknown:
             raise ValueError(f"--only names no source of {preset}: {unknown}; they are {[s.name for s in sources]}")

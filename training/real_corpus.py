@@ -126,13 +126,13 @@ def decode(source: Source, data: bytes) -> np.ndarray:
 
 
 def _out_name(member: str) -> str:
-    """A member path -> a safe relative output path (ASCII, no '..'), unique per member."""
+    """A member path -> a safe relative output path (ASCII, no '..'), unique per member: the whole
+    name is kept, extension included (``x.wav`` and ``x.ogg`` may both exist), plus ``.flac``."""
     parts = [p for p in member.replace("\\", "/").split("/") if p not in ("", ".", "..")]
     safe = "/".join(re.sub(r"[^A-Za-z0-9._-]", "_", p) for p in parts) or "clip"
-    stem = safe.rsplit(".", 1)[0] if "." in safe.rsplit("/", 1)[-1] else safe
     if safe != "/".join(parts):  # characters were replaced: two names could now collide
-        stem += "_" + hashlib.sha1(member.encode()).hexdigest()[:8]
-    return stem + ".flac"
+        safe += "_" + hashlib.sha1(member.encode()).hexdigest()[:8]
+    return safe + ".flac"
 
 
 def check_sources(sources: list[Source]) -> None:
