@@ -199,9 +199,11 @@ def summarise(states: dict[str, dict], skipped: dict[str, str]) -> dict:
         hours = sum(r["seconds"] for r in st["rows"]) / 3600
         kind = st["source"]["kind"]
         per_kind[kind] += hours
+        # the catalogue's attribution as it is now (a reused state may predate a correction)
+        licence, holder = LICENCES.get(st["source"]["package"], (st["licence"], st["holder"]))
         per_source[name] = {
-            "package": st["source"]["package"], "version": st["version"], "kind": kind, "licence": st["licence"],
-            "copyright": st["holder"], "copyright_file": st["copyright_file"], "clips": len(st["rows"]),
+            "package": st["source"]["package"], "version": st["version"], "kind": kind, "licence": licence,
+            "copyright": holder, "copyright_file": st["copyright_file"], "clips": len(st["rows"]),
             "hours": round(hours, 3), "duplicates_left_out": len(st["duplicates"]),
             "duplicates": st["duplicates"][:MAX_LISTED], "failed_clips": len(st["failed"]),
             "failed": st["failed"][:MAX_LISTED]}
