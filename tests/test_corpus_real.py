@@ -18,7 +18,7 @@ from training import reserved
 from training.debian_corpus import build_preset, main as corpus_main
 from training.real_corpus import build, members, write_manifest
 from training.sources import queen, rnc, sky
-from training.sources.catalog import REAL65, Source
+from training.sources.catalog import PRESETS, REAL65, Source
 
 REPO = Path(__file__).resolve().parents[1]
 DEBS = Path(os.environ.get("HEAR_MWMAE_DEBS", "/work/debs"))
@@ -50,7 +50,7 @@ def test_the_builder_refuses_reserved_sources_before_fetching_anything(tmp_path)
 
 
 def test_the_preset_holds_no_reserved_package_and_unreserved_names_pass():
-    for s in REAL65:
+    for s in PRESETS["real65"]:
         assert reserved.reason(s.package) is None, s
     for name in ("hydrogenics", "fluid-soundfont", "asterisk-core-sounds-en-g722", str(REPO / "examples")):
         assert reserved.reason(name) is None
