@@ -121,6 +121,8 @@ def decode(source: Source, data: bytes) -> np.ndarray:
             audio, rate = sf.read(io.BytesIO(data), dtype="float32")
         except Exception:  # what libsndfile cannot read (some MP3/Ogg variants): ffmpeg probes it
             audio, rate = _ffmpeg(data)
+    if audio.size == 0:
+        raise ValueError("the stream decodes to no samples (an empty recording)")
     audio = to_16k(np.asarray(audio, dtype=np.float32), rate)
     return np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16)
 
