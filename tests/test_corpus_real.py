@@ -286,3 +286,16 @@ def test_members_match_and_exclude_select_files(tmp_path):
 def test_a_source_of_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind 'noise'"):
         Source("x", "p", "noise", ".")
+
+
+def test_a_time_limit_leaves_a_manifest_of_what_is_done_and_lists_the_rest(tmp_path):
+    import time
+
+    _tone(tmp_path / "a" / "x.wav", 1.0, 440)
+    _tone(tmp_path / "b" / "y.wav", 1.0, 550)
+    sources = [Source("sa", None, "speech", str(tmp_path / "a")), Source("sb", None, "music", str(tmp_path / "b"))]
+    rows, report = build(tmp_path / "out", sources, tmp_path / "debs", deadline=time.time() - 1)
+    assert rows == [] and set(report["pending_sources"]) == {"sa", "sb"}
+    written = []
+    rows, report = build(tmp_path / "out", sources, tmp_path / "debs", on_source=lambda r, rep: written.append(len(r)))
+    assert written == [1, 2] and report["pending_sources"] == {}

@@ -42,6 +42,7 @@ import random
 import re
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -295,8 +296,9 @@ def build(out: Path, speech_clips: int, speech_variants: bool = False, speed: bo
 
 
 def build_preset(out: Path, preset: str, debs_root: Path, only: list[str] | None = None,
-                 add: list[str] | None = None) -> dict:
-    """Build a named preset of real audio (training.real_corpus) -> its report (also written)."""
+                 add: list[str] | None = None, stop_after_minutes: float | None = None) -> dict:
+    """Build a named preset of real audio (training.real_corpus) -> its report (also written).
+    The manifest and report are rewritten after every source, so a stopped build leaves both."""
     from . import real_corpus
     from .sources.catalog import PRESETS, Source
 
@@ -309,11 +311,15 @@ def build_preset(out: Path, preset: str, debs_root: Path, only: list[str] | None
             raise ValueError(f"--only names no source of {preset}: {unknown}; they are {[s.name for s in sources]}")
         sources = [s for s in sources if s.name in only]
     sources += [_added_source(spec) for spec in add or []]
-    rows, report = real_corpus.build(out, sources, debs_root)
-    real_corpus.write_manifest(out, rows)
-    report = {"preset": preset, "files": len(rows), **report}
-    atomic_write_bytes(out / "corpus_report.json", json.dumps(report, indent=2).encode())
-    return report
+    def write(rows, report, complete=False):
+        real_corpus.write_manifest(out, rows)
+        report = {"preset": preset, "complete": complete, "files": len(rows), **report}
+        atomic_write_bytes(out / "corpus_report.json", json.dumps(report, indent=2).encode())
+        return report
+
+    deadline = time.time() + 60 * stop_after_minutes if stop_after_minutes else None
+    rows, report = real_corpus.build(out, sources, debs_root, deadline=deadline, on_source=write)
+    return write(rows, report, complete=not report["pending_sources"] and not report["skipped_sources"])
 
 
 def _added_source(spec: str):
@@ -337,6 +343,8 @@ def _print_preset_report(report: dict) -> None:
               f" ({s['duplicates_left_out']} duplicates, {s['failed_clips']} failed)")
     for name, why in report["skipped_sources"].items():
         print(f"  SKIPPED {name}: {why}")
+    for name, why in report["pending_sources"].items():
+        print(f"  PENDING {name}: {why}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="with --preset: comma-separated source names to build (default: all)")
     p.add_argument("--add", action="append", metavar="KIND=PACKAGE_OR_FOLDER",
                    help="with --preset: also take all audio of this package or folder (speech, music or effects)")
+    p.add_argument("--stop-after", type=float, metavar="MINUTES",
+                   help="with --preset: start no new clip after this long; the rest is listed as pending (re-run to continue)")
     a = p.parse_args(argv)
     if a.preset:
         synthetic = [f for f, on in (("--speech-variants", a.speech_variants), ("--speed-copies", a.speed_copies),
@@ -366,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--preset builds real audio only; drop {', '.join(synthetic)} "
                     "(build a synthetic corpus separately and give both to training.shards)")
         report = build_preset(Path(a.out), a.preset, Path(a.debs), only=a.only.split(",") if a.only else None,
-                              add=a.add)
+                              add=a.add, stop_after_minutes=a.stop_after)
         _print_preset_report(report)
         return 0
     if a.only or a.add:

@@ -143,8 +143,14 @@ def check_sources(sources: list[Source]) -> None:
         reserved.check(s.package if s.package else Path(s.where))
 
 
-def build_source(source: Source, out: Path, debs_root: Path, seen: dict[str, str]) -> dict:
-    """Decode one source into ``out/<name>/``; -> its state (rows, hashes, failures, attribution)."""
+class TimeUp(Exception):
+    """The build's deadline passed inside a source; its clips so far stay on disk for a re-run."""
+
+
+def build_source(source: Source, out: Path, debs_root: Path, seen: dict[str, str],
+                 deadline: float | None = None) -> dict:
+    """Decode one source into ``out/<name>/``; -> its state (rows, hashes, failures, attribution).
+    Raises TimeUp (with the clips done so far) when ``deadline`` (a time.time()) passes."""
     tree = debs.fetch(debs_root, source.package) if source.package else None
     version = debs.version(tree) if tree else "local"
     folder = out / source.name
@@ -159,6 +165,8 @@ def build_source(source: Source, out: Path, debs_root: Path, seen: dict[str, str
             return state
     rows, failed, duplicates = [], [], []
     for member, load in members(source, tree):
+        if deadline is not None and time.time() > deadline:
+            raise TimeUp(len(rows))
         try:
             data = load()
             sha_bytes = "b:" + hashlib.sha256(data).hexdigest()
@@ -194,7 +202,7 @@ def build_source(source: Source, out: Path, debs_root: Path, seen: dict[str, str
     return state
 
 
-def summarise(states: dict[str, dict], skipped: dict[str, str]) -> dict:
+def summarise(states: dict[str, dict], skipped: dict[str, str], pending: dict[str, str] | None = None) -> dict:
     """Per-source states -> the corpus report: attribution, hours and clips per source and kind."""
     per_source, per_kind = {}, {k: 0.0 for k in KINDS}
     for name, st in states.items():
@@ -213,20 +221,38 @@ def summarise(states: dict[str, dict], skipped: dict[str, str]) -> dict:
             "hours_per_kind": {k: round(v, 3) for k, v in per_kind.items()},
             "total_hours": round(sum(per_kind.values()), 3),
             "hours_per_source": {n: s["hours"] for n, s in sorted(per_source.items())},
-            "sources": per_source, "skipped_sources": skipped}
+            "sources": per_source, "skipped_sources": skipped, "pending_sources": pending or {}}
 
 
-def build(out: Path, sources: list[Source], debs_root: Path, log=sys.stderr) -> tuple[list[tuple[str, str, str, str]], dict]:
+def build(out: Path, sources: list[Source], debs_root: Path, log=sys.stderr, deadline: float | None = None,
+          on_source=None) -> tuple[list[tuple[str, str, str, str]], dict]:
     """Build every source (refusing reserved ones first) -> (manifest rows, report).
-    Rows are (path, source, kind, member); a source that fails as a whole is in ``skipped_sources``."""
+
+    Rows are (path, source, kind, member). A source that fails as a whole is in
+    ``skipped_sources``; once ``deadline`` (a time.time()) passes, the unfinished and unstarted
+    ones are in ``pending_sources`` (a re-run continues them). ``on_source(rows, report)`` is
+    called after each source, so that a stopped build still leaves a manifest of what is done."""
     check_sources(sources)
     out.mkdir(parents=True, exist_ok=True)
     seen: dict[str, str] = {}
-    states, skipped = {}, {}
-    for source in sources:
+    states, skipped, pending = {}, {}, {}
+
+    def result():
+        rows = [(r["path"], name, st["source"]["kind"], r["member"]) for name, st in states.items() for r in st["rows"]]
+        return rows, summarise(states, skipped, pending)
+
+    for i, source in enumerate(sources):
         t = time.time()
+        if deadline is not None and t > deadline:
+            pending.update({s.name: "not started: the build's time limit (--stop-after) passed" for s in sources[i:]})
+            break
         try:
-            states[source.name] = build_source(source, out, Path(debs_root), seen)
+            states[source.name] = build_source(source, out, Path(debs_root), seen, deadline)
+        except TimeUp as e:
+            pending[source.name] = f"unfinished at the time limit: {e.args[0]} new clips written; a re-run continues"
+            pending.update({s.name: "not started: the build's time limit (--stop-after) passed" for s in sources[i + 1:]})
+            print(f"[real65] {source.name}: {pending[source.name]}", file=log, flush=True)
+            break
         except Exception as e:  # a missing or unreadable package: report it, build the rest
             skipped[source.name] = f"{type(e).__name__}: {e}"
             print(f"[real65] {source.name}: SKIPPED ({skipped[source.name]})", file=log, flush=True)
@@ -235,8 +261,9 @@ def build(out: Path, sources: list[Source], debs_root: Path, log=sys.stderr) -> 
         print(f"[real65] {source.name}: {len(st['rows'])} clips, {sum(r['seconds'] for r in st['rows']) / 3600:.2f} h, "
               f"{len(st['duplicates'])} duplicates, {len(st['failed'])} failed ({time.time() - t:.0f} s)",
               file=log, flush=True)
-    rows = [(r["path"], name, st["source"]["kind"], r["member"]) for name, st in states.items() for r in st["rows"]]
-    return rows, summarise(states, skipped)
+        if on_source is not None:
+            on_source(*result())
+    return result()
 
 
 def write_manifest(out: Path, rows: list[tuple[str, ...]], header=("path", "source", "kind", "member")) -> Path:
