@@ -93,6 +93,10 @@ LICENCES = {
     "wesnoth-1.16-data": ("GPL-2", "2003-2009 David White and the Wesnoth authors"),
     "tuxtype-data": ("GPL-2", "2001-2003 Tux4Kids"),
     "nexuiz-data": ("GPL-2+", "2002-2009 Alientrap, Lee Vermeulen"),
+    "flare-game": ("CC-BY-SA-3.0+", "2012-2021 Clint Bellanger and others"),
+    "freedink-data": ("zlib-style: use, alter and redistribute freely, no misrepresentation", "1997-2003 Seth A. Robinson"),
+    "openarena-data": ("GPL-2+", "2005-2012 OpenArena Team"),
+    "lomiri-sounds": ("per file CC0-1.0, CC-BY-3.0, CC-BY-4.0 or CC-BY-SA-3.0", "Canonical Ltd., Amber Forest and others"),
 }
 
 _AST = "usr/share/asterisk/sounds"
@@ -197,5 +201,12 @@ EXTRA = [
     Source("wesnoth-sfx", "wesnoth-1.16-data", "effects", "usr/share/games/wesnoth/1.16/data/core/sounds"),
     Source("tuxtype-sfx", "tuxtype-data", "effects", "usr/share/tuxtype/sounds"),
     Source("nexuiz-sounds", "nexuiz-data", "effects", "usr/share/games/nexuiz/data/data.pk3", "zip", match=r"^sound/"),
+    Source("flare-music", "flare-game", "music", "usr/share/games/flare/mods/fantasycore/music"),
+    Source("flare-sfx", "flare-game", "effects", "usr/share/games/flare/mods", exclude=r"^fantasycore/music/"),
+    Source("freedink-sounds", "freedink-data", "effects", "usr/share/games/dink/dink/Sound"),
+    Source("openarena-sounds", "openarena-data", "effects", "usr/share/games/openarena/baseoa/pak0.pk3", "zip", match=r"^sound/"),
+    Source("openarena-voices", "openarena-data", "speech", "usr/share/games/openarena/missionpack/mp-pak0.pk3", "zip", match=r"^sound/voices/"),
+    Source("lomiri-ringtones", "lomiri-sounds", "music", "usr/share/sounds/lomiri/ringtones"),
+    Source("lomiri-notifications", "lomiri-sounds", "effects", "usr/share/sounds/lomiri", exclude=r"^ringtones/"),
 ]
 PRESETS = {"real65": REAL65 + EXTRA}
