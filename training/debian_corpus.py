@@ -22,6 +22,12 @@ N 10 s clips of isolated words (6-12 a clip, a fresh voice, variant, rate and pi
 pauses), the form of speech-command audio, which the sentence clips do not have. All of these are
 off by default, so the corpora of earlier bundled weights rebuild as they were.
 
+``--preset real65`` instead builds 58.8 h of real recorded audio (speech, music, effects) from
+61 Debian packages, downloaded and unpacked under ``--debs`` without installing them
+(training/real_corpus.py, training/sources/, docs/corpus.md); ``--only`` builds some of its
+sources, ``--add KIND=PACKAGE_OR_FOLDER`` adds one. Audio reserved for evaluation
+(training/reserved.py) is refused.
+
 Writes ``manifest.csv`` (path, source), the decoded/synthesised WAVs under ``OUT/``, and
 ``corpus_report.json`` with hours per source.
 """
@@ -36,6 +42,7 @@ import random
 import re
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -288,6 +295,58 @@ def build(out: Path, speech_clips: int, speech_variants: bool = False, speed: bo
     return report
 
 
+def build_preset(out: Path, preset: str, debs_root: Path, only: list[str] | None = None,
+                 add: list[str] | None = None, stop_after_minutes: float | None = None) -> dict:
+    """Build a named preset of real audio (training.real_corpus) -> its report (also written).
+    The manifest and report are rewritten after every source, so a stopped build leaves both."""
+    from . import real_corpus
+    from .sources.catalog import PRESETS, Source
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; the presets are {sorted(PRESETS)}")
+    sources = list(PRESETS[preset])
+    if only is not None:  # [] builds none of the preset's sources (only what --add gives)
+        unknown = sorted(set(only) - {s.name for s in sources})
+        if unknown:
+            raise ValueError(f"--only names no source of {preset}: {unknown}; they are {[s.name for s in sources]}")
+        sources = [s for s in sources if s.name in only]
+    sources += [_added_source(spec) for spec in add or []]
+    def write(rows, report, complete=False):
+        real_corpus.write_manifest(out, rows)
+        report = {"preset": preset, "complete": complete, "files": len(rows), **report}
+        atomic_write_bytes(out / "corpus_report.json", json.dumps(report, indent=2).encode())
+        return report
+
+    deadline = time.time() + 60 * stop_after_minutes if stop_after_minutes else None
+    rows, report = real_corpus.build(out, sources, debs_root, deadline=deadline, on_source=write)
+    return write(rows, report, complete=not report["pending_sources"] and not report["skipped_sources"])
+
+
+def _added_source(spec: str):
+    """``KIND=PACKAGE`` or ``KIND=/a/folder`` -> a Source of all audio in that package or folder."""
+    from .sources.catalog import KINDS, Source
+
+    kind, sep, what = spec.partition("=")
+    if not sep or kind not in KINDS or not what:
+        raise ValueError(f"--add {spec!r}: write KIND=PACKAGE or KIND=FOLDER, KIND one of {KINDS}")
+    if "/" in what:
+        return Source(f"added-{Path(what).name}", None, kind, str(Path(what).resolve()))
+    return Source(f"added-{what}", what, kind, ".")
+
+
+def _print_preset_report(report: dict) -> None:
+    print(f"{report['files']} clips, {report['total_hours']:.2f} h of real audio in {report['preset']}")
+    for kind, hours in report["hours_per_kind"].items():
+        print(f"  {kind:8s} {hours:7.2f} h")
+    for name, s in sorted(report["sources"].items(), key=lambda kv: (kv[1]["kind"], -kv[1]["hours"])):
+        print(f"  {s['kind']:8s} {name:24s} {s['hours']:6.2f} h {s['clips']:6d} clips"
+              f" ({s['duplicates_left_out']} duplicates, {s['failed_clips']} failed)")
+    for name, why in report["skipped_sources"].items():
+        print(f"  SKIPPED {name}: {why}")
+    for name, why in report["pending_sources"].items():
+        print(f"  PENDING {name}: {why}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.debian_corpus", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -301,7 +360,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speech-words", type=int, default=0, metavar="N",
                    help="add N 10 s clips of isolated espeak-ng words")
     p.add_argument("--install", action="store_true", help="apt-get install the source packages first (root)")
+    p.add_argument("--preset", help="build a named corpus of real audio instead (real65: 58.8 h, see docs/corpus.md)")
+    p.add_argument("--debs", default="debs", help="with --preset: where packages are downloaded and unpacked")
+    p.add_argument("--only", help="with --preset: comma-separated source names to build (default: all)")
+    p.add_argument("--add", action="append", metavar="KIND=PACKAGE_OR_FOLDER",
+                   help="with --preset: also take all audio of this package or folder (speech, music or effects)")
+    p.add_argument("--stop-after", type=float, metavar="MINUTES",
+                   help="with --preset: start no new clip after this long; the rest is listed as pending (re-run to continue)")
     a = p.parse_args(argv)
+    if a.preset:
+        synthetic = [f for f, on in (("--speech-variants", a.speech_variants), ("--speed-copies", a.speed_copies),
+                                     ("--lmms-notes", a.lmms_notes), ("--speech-words", a.speech_words),
+                                     ("--install", a.install)) if on]
+        if synthetic:
+            p.error(f"--preset builds real audio only; drop {', '.join(synthetic)} "
+                    "(build a synthetic corpus separately and give both to training.shards)")
+        report = build_preset(Path(a.out), a.preset, Path(a.debs), only=a.only.split(",") if a.only else None,
+                              add=a.add, stop_after_minutes=a.stop_after)
+        _print_preset_report(report)
+        return 0
+    if a.only or a.add:
+        p.error("--only and --add apply to --preset builds")
     if a.install:
         subprocess.run(["apt-get", "install", "-y", "-qq", *PACKAGES], check=True)
     report = build(Path(a.out), a.speech_clips, speech_variants=a.speech_variants, speed=a.speed_copies,
