@@ -153,10 +153,12 @@ def _fmt(v) -> str:
 
 
 def write_json(name: str, payload: dict) -> Path:
-    """``results/<name>_<machine kind>.json`` (atomically): each machine kind keeps its own results."""
-    RESULTS_DIR.mkdir(exist_ok=True)
+    """``results/<name>_<machine kind>.json`` (atomically): each machine kind keeps its own results.
+    ``BENCH_RESULTS_DIR`` puts them elsewhere (a smoke run that must not replace the real tables)."""
+    results = Path(os.environ.get("BENCH_RESULTS_DIR") or RESULTS_DIR)
+    results.mkdir(parents=True, exist_ok=True)
     kind = payload.get("machine", {}).get("kind") or machine_kind(machine_info())
-    path = RESULTS_DIR / f"{name}_{kind}.json"
+    path = results / f"{name}_{kind}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2))
     os.replace(tmp, path)

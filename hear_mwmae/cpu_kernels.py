@@ -20,12 +20,20 @@ _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_l
 _DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN and onednn_has_bf16() else ())
 
 
+def _has_hooks(layer: nn.Module) -> bool:
+    """Module hooks on the layer (analysis tools read and edit its input there): calling the kernel
+    directly would skip them, so such a layer is called as a module."""
+    return bool(layer._forward_pre_hooks or layer._forward_hooks or nn.modules.module._global_forward_pre_hooks
+                or nn.modules.module._global_forward_hooks)
+
+
 def use_onednn(x: torch.Tensor, layer: nn.Linear) -> bool:
     """Eager inference on CPU, input in the weights' dtype (fp32, or bf16 where oneDNN has bf16), no
-    autocast (which would want the GEMM in another dtype), not under torch.compile (inductor fuses itself)."""
+    autocast (which would want the GEMM in another dtype), not under torch.compile (inductor fuses
+    itself), no hooks on the layer."""
     return (_ONEDNN and x.device.type == "cpu" and not torch.is_grad_enabled() and x.dtype in _DTYPES
             and layer.weight.dtype == x.dtype and not torch.is_autocast_enabled("cpu")
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling() and not _has_hooks(layer))
 
 
 def linear(layer: nn.Linear, x: torch.Tensor, activation: str = "none", approximate: str = "") -> torch.Tensor:
