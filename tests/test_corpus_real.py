@@ -299,3 +299,21 @@ def test_a_time_limit_leaves_a_manifest_of_what_is_done_and_lists_the_rest(tmp_p
     written = []
     rows, report = build(tmp_path / "out", sources, tmp_path / "debs", on_source=lambda r, rep: written.append(len(r)))
     assert written == [1, 2] and report["pending_sources"] == {}
+
+
+def test_every_package_an_evaluation_task_reads_is_reserved():
+    """The evaluation task builders' Debian sources (the folders/files they read) belong to packages on
+    the one reserved list, so no corpus can take them; found with dpkg, which knows the owner of each
+    path (.ci/run installs these packages)."""
+    import shutil
+    import subprocess
+
+    from hear_mwmae_tools.evaluation.tasks import events, fluidsynth, hydrogen
+
+    assert shutil.which("dpkg"), "dpkg is needed to map the task sources to their packages"
+    for path in (events.ETR_DIR, events.MOH_DIR, fluidsynth.SOUNDFONT, hydrogen.KITS_DIR):
+        found = subprocess.run(["dpkg", "-S", str(path)], capture_output=True, text=True)
+        assert found.returncode == 0, f"{path}: no installed package owns it ({found.stderr.strip()})"
+        packages = [p.strip() for p in found.stdout.split(":", 1)[0].split(",")]
+        for package in packages:
+            assert reserved.reason(package), f"{package} (the source of {path}) is not in training/reserved.py"
