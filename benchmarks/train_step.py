@@ -26,9 +26,9 @@ from common import machine_info, print_machine, print_table, sync, write_json  #
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hear_mwmae import MaskedAutoencoder, get_config  # noqa: E402
 from training.optim import make_adamw, param_groups  # noqa: E402
+from training.train import AUTOCAST_DTYPES as DTYPES  # noqa: E402
 
 BATCH = {"tiny": 32, "small": 16, "base": 16, "large": 8}
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def make_step(model, x, precision, device):

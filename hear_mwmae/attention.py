@@ -38,25 +38,10 @@ from torch import nn
 
 from .cpu_kernels import linear
 from .deformable import DeformableBias, OffsetNetwork, bilinear_sample, bilinear_weights, sample_positions
-from .fused_attention import flat_bias, multi_window_attend, window_mask
-from .windows import DEFORMABLE, WindowLayout, block_positions, relative_position_index, same_window, shift_for
+from .fused_attention import attend, flat_bias, multi_window_attend, window_mask
+from .windows import DEFORMABLE, WindowLayout, block_positions, relative_position_index, same_window, shift_for, to_blocks
 
 __all__ = ["DEFORMABLE", "MultiWindowAttention", "attend", "relative_position_index", "same_window"]
-
-
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """softmax(q kᵀ / √hd + bias) v for q, k, v (..., N, hd) and bias broadcastable to (..., N, N).
-
-    Why two paths: on CPU, PyTorch's fused SDPA *backward* in bf16 is 2–5× slower than plain
-    matmuls on the AMX units (benchmarks/train_step.py; its forward is the faster one), so bf16
-    training on CPU takes the explicit softmax; everything else uses the fused kernel.
-    """
-    if q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.requires_grad and torch.is_grad_enabled():
-        logits = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
-        if bias is not None:
-            logits = logits + bias
-        return logits.softmax(dim=-1) @ v
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
 class MultiWindowAttention(nn.Module):
@@ -233,10 +218,9 @@ class MultiWindowAttention(nn.Module):
         """q, k, v (B, g, N, hd) of heads sharing window w -> (B, g, N, hd), one call for all windows."""
         b, g, n, hd = q.shape
         positions = block_positions(n, w, shift, q.device)  # (nB, w), n = a padding slot
-        blocks = lambda z: torch.cat([z, z.new_zeros(b, g, 1, hd)], dim=2)[:, :, positions]  # noqa: E731
         key_pad = torch.zeros(positions.shape, dtype=q.dtype, device=q.device).masked_fill(positions == n, -math.inf)
         bias = self.window_bias(w, tuple(heads)).to(q.dtype)[:, None] + key_pad[:, None, :]  # (g, nB, w, w)
-        o = attend(blocks(q), blocks(k), blocks(v), bias)  # (B, g, nB, w, hd)
+        o = attend(*(to_blocks(z, positions) for z in (q, k, v)), bias)  # (B, g, nB, w, hd)
         front = (w - shift) % w
         return o.reshape(b, g, -1, hd)[:, :, front:front + n]
 

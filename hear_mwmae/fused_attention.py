@@ -5,8 +5,8 @@ inside its windows and −∞ outside, 0 for a global head. One SDPA call then c
 no per-window-size loop, whatever mix of windows, shifts and lengths the layer has.
 
 bf16 training on CPU takes plain matmuls and softmax over all heads at once instead, as global heads
-do there (hear_mwmae/attention.py, ``attend``). Why a custom backward on CPU otherwise: PyTorch's fused CPU kernel (flash attention) takes a float mask but
-gives it no gradient, and SDPA then falls back to the unfused math path (3–4× slower here). So on
+do there (``attend``). Why a custom backward on CPU otherwise: PyTorch's fused CPU kernel (flash
+attention) takes a float mask but gives it no gradient, and SDPA then falls back to the unfused math path (3–4× slower here). So on
 CPU the forward and the q/k/v gradients come from the fused kernel, and the bias tables' gradient,
 which only lives inside the windows, is computed block-locally (a few small batched matmuls per
 window size, O(N·w) per head instead of O(N²)). On CUDA the memory-efficient kernel computes the
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .windows import WindowLayout, relative_position_index
+from .windows import WindowLayout, relative_position_index, to_blocks
 
 
 def _cpu_flash_ops():
@@ -45,19 +45,32 @@ def window_mask(flat: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
     return flat[layout.mask_index].unsqueeze(0)
 
 
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q kᵀ / √hd + bias) v for q, k, v (..., N, hd) and bias broadcastable to (..., N, N).
+
+    Why two paths: on CPU, PyTorch's fused SDPA *backward* in bf16 is 2–5× slower than plain
+    matmuls on the AMX units (benchmarks/train_step.py; its forward is the faster one), so bf16
+    training on CPU takes the explicit softmax; everything else uses the fused kernel.
+    """
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.requires_grad and torch.is_grad_enabled():
+        logits = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+        if bias is not None:
+            logits = logits + bias
+        return logits.softmax(dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
 def multi_window_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, flat: torch.Tensor,
                         layout: WindowLayout) -> torch.Tensor:
-    """softmax(q kᵀ/√hd + mask) v for all heads at once: q, k, v (B, H, N, hd) -> (B, H, N, hd)."""
+    """softmax(q kᵀ/√hd + mask) v for all heads at once: q, k, v (B, H, N, hd) -> (B, H, N, hd).
+
+    CPU training outside bf16 takes the fused kernel with the block-local table gradient; everything
+    else is ``attend`` with the mask (bf16 CPU training: explicit softmax, the mask's gradient from
+    autograd, summed over the batch)."""
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, flat))
-    mask = window_mask(flat, layout)
-    if q.device.type == "cpu" and needs_grad and q.dtype == torch.bfloat16:
-        # Why: as for global heads (attention.attend), bf16 training on CPU is fastest as plain
-        # matmuls + softmax; the mask's gradient then comes from autograd (summed over the batch).
-        logits = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5 + mask.to(q.dtype)
-        return logits.softmax(dim=-1) @ v
-    if q.device.type == "cpu" and needs_grad and _CPU_FLASH is not None:
+    if q.device.type == "cpu" and needs_grad and q.dtype != torch.bfloat16 and _CPU_FLASH is not None:
         return _CpuWindowAttention.apply(q, k, v, flat, layout)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
+    return attend(q, k, v, window_mask(flat, layout).to(q.dtype))
 
 
 class _CpuWindowAttention(torch.autograd.Function):
@@ -94,8 +107,7 @@ def _blocks(t: torch.Tensor, heads: list[int], positions: torch.Tensor, fill: fl
         # Why contiguous: batched matmul over a strided view (q, k, v are views of the qkv output)
         # takes a path 3-4x slower than over packed blocks.
         return sel.unflatten(2, (n_blocks, w)).contiguous()
-    pad = torch.full_like(sel[:, :, :1], fill)
-    return torch.cat([sel, pad], dim=2)[:, :, positions]
+    return to_blocks(sel, positions, fill)
 
 
 def table_gradients(q, k, v, out, lse, grad_out, flat, layout: WindowLayout) -> torch.Tensor:

@@ -11,7 +11,7 @@ sequence. Three cases, one rule:
   rolls the sequence by −s, takes the plain windows and keeps the two wrapped parts of the last
   window apart with a −100 logit; here they are two separate runs (−∞). The two differ by weights of
   exp(−100 + logit spread): below float32's resolution for any logits a model produces
-  (tests/test_attention.py checks the official roll-and-mask form against ours).
+  (tests/test_fused_attention.py checks the official roll-and-mask form against ours).
 
 Inside a run the bias is table[i − j + w − 1] (positions in the original sequence: the roll and the
 padding never change a difference i − j within a run).
@@ -64,6 +64,13 @@ def block_positions(n: int, window: int, shift: int = 0, device=None) -> torch.T
     return torch.where((slots >= 0) & (slots < n), slots, n).view(n_blocks, window)
 
 
+def to_blocks(t: torch.Tensor, positions: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """(B, g, N, ...) -> (B, g, n_blocks, w, ...): tokens laid out in their windows by ``positions``
+    (``block_positions``), padding slots (position N) filled with ``fill``."""
+    pad = torch.full_like(t[:, :, :1], fill)
+    return torch.cat([t, pad], dim=2)[:, :, positions]
+
+
 @dataclass(frozen=True)
 class WindowLayout:
     """Everything about one layer's windows at one sequence length, built once and cached.
@@ -76,7 +83,6 @@ class WindowLayout:
 
     n: int
     mask_index: torch.Tensor
-    zero_slot: int
     groups: tuple[tuple[int, int, tuple[int, ...], tuple[int, ...], torch.Tensor], ...]
 
     @classmethod
@@ -100,4 +106,4 @@ class WindowLayout:
                 grouped.setdefault((w, s), []).append(h)
         groups = tuple((w, s, tuple(hs), tuple(offsets[h] for h in hs), block_positions(n, w, s, device))
                        for (w, s), hs in grouped.items())
-        return cls(n, torch.stack(rows), zero_slot, groups)
+        return cls(n, torch.stack(rows), groups)
