@@ -20,6 +20,9 @@ def register(subparsers) -> None:
                         "or a HEAR module name such as hear_mwmae_tools.baselines.logmel; '?key=value&…' adds load_model options")
     e.add_argument("--tasks-dir", required=True, help="folder of HEAR task folders (ours or the official ones)")
     e.add_argument("--tasks", help="comma-separated task folder names or task names (default: all in --tasks-dir)")
+    e.add_argument("--mode", choices=("release", "dev"), default="release",
+                   help="dev: the tasks' dev copies, to choose models and settings; release (default): the release "
+                        "copies, scored only for a release table (docs/evaluation.md)")
     e.add_argument("--grid", choices=GRIDS, default="default", help="heareval hyper-parameter grid (default: default)")
     e.add_argument("--grid-points", type=int, default=8, help="grid points tried per task (heareval's default 8)")
     e.add_argument("--seeds", type=int, default=1, help="downstream training seeds per task (default 1)")
@@ -37,6 +40,9 @@ def register(subparsers) -> None:
     b.add_argument("--force", action="store_true", help="rebuild even if the task is already built")
     b.add_argument("--source", help="source file/folder instead of the default (spoken_digit, "
                                     "speech_commands_small, drums)")
+    b.add_argument("--part", choices=("both", "release", "dev"), default="both",
+                   help="which copy: release (scored for release tables), dev (for choosing models), or both "
+                        "(default; tasks without a dev copy build their release copy only)")
     b.set_defaults(func=_cmd_tasks_build)
     ls = tsub.add_parser("list", help="list the task builders")
     ls.set_defaults(func=_cmd_tasks_list)
@@ -59,7 +65,7 @@ def _cmd_eval(args) -> int:
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     try:
         runs = evaluate(specs, args.tasks_dir, args.out, names, args.grid, args.grid_points, args.seeds,
-                        args.keep_logs, log=lambda msg: print(msg, flush=True))
+                        args.keep_logs, log=lambda msg: print(msg, flush=True), mode=args.mode)
     except RuntimeError as e:
         print(f"hear-mwmae eval: error: {e}", file=sys.stderr)
         return 3
@@ -74,7 +80,7 @@ def _cmd_tasks_build(args) -> int:
     import inspect
     import time
 
-    from .tasks import TASKS, build_task, builder
+    from .tasks import TASKS, build_task, builder, parts_of
     from .tasks.hearformat import check_task
 
     names = list(TASKS) if args.name == "all" else [args.name]
@@ -86,11 +92,18 @@ def _cmd_tasks_build(args) -> int:
             if len(names) > 1:
                 raise ValueError("--source needs a single task name, not 'all'")
             kwargs["source"] = args.source
-        start = time.time()
-        folder = build_task(name, args.out, limit=args.limit, force=args.force, **kwargs)
-        summary = check_task(folder)
-        counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items())
-        print(f"{name}: {folder} ({len(summary['labels'])} labels; {counts}; {time.time() - start:.0f} s)", flush=True)
+        parts = parts_of(name) if args.part == "both" else [args.part]
+        if args.part == "dev" and "dev" not in parts_of(name):
+            if len(names) == 1:
+                raise ValueError(f"task {name} has no dev copy (its audio is too little to split); use --part release")
+            continue
+        for part in parts:
+            start = time.time()
+            folder = build_task(name, args.out, limit=args.limit, force=args.force, part=part, **kwargs)
+            summary = check_task(folder)
+            counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items())
+            print(f"{name} ({part}): {folder} ({len(summary['labels'])} labels; {counts}; "
+                  f"{time.time() - start:.0f} s)", flush=True)
     return 0
 
 

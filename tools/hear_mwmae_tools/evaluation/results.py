@@ -1,11 +1,15 @@
-"""Results table of an evaluation: scores from heareval's outputs, mean ± 95 % CI, run times.
+"""Results table of an evaluation: scores from heareval's outputs, 95 % CIs, paired differences, run times.
 
 For each (model, task) every test score heareval wrote is gathered: one per test fold of a
-k-fold task (``fold00`` …) or the single ``test`` split, times the number of seeds. The table
-shows their mean ± the half-width of the 95 % confidence interval of the mean (Student t,
-n − 1 degrees of freedom; n = folds × seeds; none for n = 1). The first score of a task's
-``evaluation`` list is its primary score (as in heareval). Times: heareval's own measures of
-the embedding run and of the predictions (all grid points, folds and seeds) in seconds.
+k-fold task (``fold00`` …) or the single ``test`` split, times the number of seeds; their mean
+± the half-width of the 95 % CI of the mean (Student t, n − 1 degrees of freedom; n = folds ×
+seeds; none for n = 1) is the "over folds" form. For scores that are means over clips
+(:data:`clipscores.CLIP_SCORES`) the table also gives the pooled mean over all test clips ±
+its 95 % CI over clips, and for every pair of models the mean per-clip difference ± its CI
+on each task and over tasks (:mod:`.clipscores`): the suite's resolving power. The first
+score of a task's ``evaluation`` list is its primary score (as in heareval). Times:
+heareval's own measures of the embedding run and of the predictions (all grid points, folds
+and seeds) in seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import time
 from pathlib import Path
 
 from hear_mwmae.atomic import atomic_write_bytes
+
+from . import clipscores
 
 NON_SPLIT_KEYS = {"aggregated_scores", "hparams", "postprocessing", "score_mode", "embedding_path"}
 # t_{0.975, df} for df = 1..30; beyond 30 the normal quantile is close enough for a summary.
@@ -57,8 +63,12 @@ def collect(runs, specs) -> dict:
                     if (d / "test.predicted-scores.json").is_file():
                         values += read_scores(d, score)
             mean, ci = mean_ci95(values)
+            clips = clipscores.clip_values(r.task_dir, r.prediction_dirs, score) if values else None
+            clip = clipscores.clip_ci(clips) if clips else {"mean": None, "ci95": None, "n": 0}
             rows.append({"model": r.model, "task": r.task, "task_name": meta["task_name"], "score": score,
                          "primary": i == 0, "values": values, "n": len(values), "mean": mean, "ci95": ci,
+                         "clip_values": clips, "clip_mean": clip["mean"], "clip_ci95": clip["ci95"],
+                         "n_clips": clip["n"],
                          "embed_s": r.embed_s, "predict_s": sum(t for t in r.predict_s if t) if r.predict_s else None,
                          "error": r.error})
     models = [{"slug": s.slug, "spec": s.spec, **s.identity()} for s in specs]
@@ -78,6 +88,38 @@ def _cell(row: dict | None) -> str:
     return text + f" (n={row['n']})"
 
 
+def _clip_cell(row: dict | None) -> str:
+    if row is None or row["error"] or row.get("clip_mean") is None:
+        return _cell(row) if row is not None and row.get("error") else "—"
+    text = f"{row['clip_mean']:.3f}"
+    if row["clip_ci95"] is not None:
+        text += f" ± {row['clip_ci95']:.3f}"
+    return text + f" (n={row['n_clips']})"
+
+
+def _signed(d: dict) -> str:
+    if d["mean"] is None:
+        return "—"
+    return f"{d['mean']:+.3f}" + (f" ± {d['ci95']:.3f}" if d["ci95"] is not None else "")
+
+
+def paired_table(table: dict) -> list[dict]:
+    """For every ordered pair of models (earlier − later): per-task paired differences on the primary
+    per-clip score and their mean over the tasks that both have."""
+    models = [m["slug"] for m in table["models"]]
+    primary = {(r["model"], r["task"]): r for r in table["rows"] if r["primary"] and r.get("clip_values")}
+    tasks = list(dict.fromkeys(t for _, t in primary))
+    out = []
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            per_task = {t: clipscores.paired(primary[(a, t)]["clip_values"], primary[(b, t)]["clip_values"])
+                        for t in tasks if (a, t) in primary and (b, t) in primary}
+            if per_task:
+                out.append({"a": a, "b": b, "tasks": per_task,
+                            "mean": clipscores.mean_over_tasks(list(per_task.values()))})
+    return out
+
+
 def _seconds(x) -> str:
     return "—" if x is None else f"{x:.0f}"
 
@@ -94,6 +136,21 @@ def markdown(table: dict, settings: dict | None = None) -> str:
     for t in tasks:
         s = scores[t][0]
         out.append(f"| {t} | {s} | " + " | ".join(_cell(get.get((m, t, s))) for m in models) + " |\n")
+    if any(r.get("clip_mean") is not None for r in rows):
+        out += ["\n## Primary scores over test clips (pooled mean ± 95 % CI over clips; clip-scored tasks only)\n",
+                head]
+        for t in tasks:
+            s = scores[t][0]
+            if any(r.get("clip_mean") is not None for r in rows if r["task"] == t and r["score"] == s):
+                out.append(f"| {t} | {s} | " + " | ".join(_clip_cell(get.get((m, t, s))) for m in models) + " |\n")
+    pairs = paired_table(table)
+    if pairs:
+        ptasks = list(dict.fromkeys(t for p in pairs for t in p["tasks"]))
+        out += ["\n## Paired differences (A − B, mean per-clip difference ± 95 % CI; mean over the tasks listed)\n",
+                "| A | B | " + " | ".join(ptasks) + " | mean over tasks |\n|---|---|" + "---|" * (len(ptasks) + 1) + "\n"]
+        for p in pairs:
+            cells = [_signed(p["tasks"][t]) if t in p["tasks"] else "" for t in ptasks]
+            out.append(f"| {p['a']} | {p['b']} | " + " | ".join(cells) + f" | {_signed(p['mean'])} |\n")
     others = [(t, s) for t in tasks for s in scores[t][1:]]
     if others:
         out += ["\n## Other scores\n", head]
@@ -135,7 +192,7 @@ def _finite(x):
 
 def _numbers_back(d: dict) -> dict:
     """JSON object hook: the inf/nan that ``_finite`` wrote as strings become floats again."""
-    for k in ("mean", "ci95"):
+    for k in ("mean", "ci95", "clip_mean", "clip_ci95"):
         if isinstance(d.get(k), str):
             d[k] = float(d[k])
     if isinstance(d.get("values"), list):
@@ -177,7 +234,8 @@ def write_results(table: dict, out_dir: str | Path, settings: dict | None = None
     md = markdown(table, settings)
     if any(r["settings"] != settings for r in table["rows"]):
         md += "Rows kept from earlier runs in this folder have their own settings (`settings` of each row in results.json).\n"
-    data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings, **table}
+    data = {"created": time.strftime("%Y-%m-%d %H:%M:%S"), "settings": settings, **table,
+            "paired": [{k: v for k, v in p.items()} for p in paired_table(table)]}
     md_path = atomic_write_bytes(out_dir / "results.md", md.encode())
     js = atomic_write_bytes(out_dir / "results.json", (json.dumps(_finite(data), indent=2) + "\n").encode())
     return md_path, js

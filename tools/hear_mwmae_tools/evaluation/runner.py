@@ -31,6 +31,7 @@ from .models import ModelSpec
 TASK_MARKER = ".hear_mwmae-task-fingerprint"  # in each embeddings task folder: which task version made it
 THREADS_ENV = "HEAR_MWMAE_PREDICTION_THREADS"  # CPU threads of each predictions run (default 1)
 PREDICTION_OUTPUTS = ("test.predicted-scores.json", "prediction-done.json", "prediction.log")
+MODES = ("release", "dev")  # which task copies an evaluation scores (tasks/parts.py)
 
 
 @dataclass
@@ -47,8 +48,14 @@ class TaskRun:
     error: str | None = None
 
 
-def list_tasks(tasks_dir: str | Path, names: list[str] | None = None) -> list[Path]:
-    """Task folders of ``tasks_dir`` (those with task_metadata.json), filtered by folder or task name."""
+def task_part(folder: Path) -> str:
+    """``release`` or ``dev``: which copy a task folder is (tasks without a ``part`` key are release copies)."""
+    return json.loads((folder / "task_metadata.json").read_text()).get("part", "release")
+
+
+def list_tasks(tasks_dir: str | Path, names: list[str] | None = None, mode: str | None = None) -> list[Path]:
+    """Task folders of ``tasks_dir`` (those with task_metadata.json), filtered by folder or task name,
+    and by copy: ``mode="dev"`` keeps the dev copies, ``"release"`` the others (None: all)."""
     tasks_dir = Path(tasks_dir)
     if not tasks_dir.is_dir():
         raise FileNotFoundError(f"--tasks-dir {tasks_dir} does not exist; build tasks with `hear-mwmae tasks build all "
@@ -56,6 +63,13 @@ def list_tasks(tasks_dir: str | Path, names: list[str] | None = None) -> list[Pa
     found = {p.name: p for p in sorted(tasks_dir.iterdir()) if (p / "task_metadata.json").is_file()}
     if not found:
         raise ValueError(f"{tasks_dir} holds no HEAR task folders (folders with task_metadata.json)")
+    if mode is not None:
+        if mode not in MODES:
+            raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
+        found = {n: p for n, p in found.items() if task_part(p) == mode}
+        if not found:
+            raise ValueError(f"{tasks_dir} holds no {mode} copies of tasks; build them with "
+                             f"`hear-mwmae tasks build all --out {tasks_dir}`")
     if not names:
         return list(found.values())
     by_task_name: dict[str, list[Path]] = {}
@@ -204,8 +218,12 @@ def check_ready() -> None:
 
 def evaluate(specs: list[ModelSpec], tasks_dir: str | Path, out_dir: str | Path, task_names: list[str] | None = None,
              grid: str = "default", grid_points: int = 8, seeds: int = 1, keep_logs: bool = False,
-             log=print) -> list[TaskRun]:
-    """Run every model on every selected task, then write ``results.md``/``results.json`` in ``out_dir``."""
+             log=print, mode: str = "release") -> list[TaskRun]:
+    """Run every model on every selected task, then write ``results.md``/``results.json`` in ``out_dir``.
+
+    ``mode="dev"`` evaluates the dev copies of the tasks (for choosing models and settings),
+    ``"release"`` the release copies (for a release table); see tasks/parts.py.
+    """
     from .results import collect, write_results
 
     if grid not in GRIDS:
@@ -215,7 +233,7 @@ def evaluate(specs: list[ModelSpec], tasks_dir: str | Path, out_dir: str | Path,
     slugs = [s.slug for s in specs]
     if len(set(slugs)) != len(slugs):
         raise ValueError(f"the same model was given twice: {slugs}")
-    tasks = [t.resolve() for t in list_tasks(tasks_dir, task_names)]
+    tasks = [t.resolve() for t in list_tasks(tasks_dir, task_names, mode)]
     check_ready()
     out_dir = Path(out_dir).resolve()  # the heareval subprocesses run in the model folders
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +241,6 @@ def evaluate(specs: list[ModelSpec], tasks_dir: str | Path, out_dir: str | Path,
     for spec in specs:
         runs += run_model(spec, tasks, out_dir, grid, grid_points, seeds, keep_logs, log)
     table = collect(runs, specs)
-    write_results(table, out_dir, {"grid": grid, "grid_points": grid_points, "seeds": seeds,
+    write_results(table, out_dir, {"mode": mode, "grid": grid, "grid_points": grid_points, "seeds": seeds,
                                    "tasks_dir": str(Path(tasks_dir).resolve())})
     return runs

@@ -50,7 +50,8 @@ def _varlen(value: int) -> bytes:
 def midi_file(program: int, notes: list[tuple[float, float, int, int]], channel: int = 0) -> bytes:
     """A format-0 Standard MIDI File: ``notes`` = (start s, end s, pitch, velocity) on one channel.
 
-    Channel 9 (GM percussion) is never used: the default channel 0 plays melodic programs.
+    Channel 0 (the default) plays the melodic ``program``; on channel 9 (GM percussion)
+    ``program`` selects a drum kit and each pitch is one drum (the GM percussion key map).
     """
     events = []  # (time ms, order, bytes): note-offs before note-ons at the same time
     for start, end, pitch, velocity in notes:
@@ -78,11 +79,12 @@ def check_tools(soundfont: str | Path | None = None) -> tuple[str, Path]:
 
 
 def render_notes(notes: list[Note], clip_s: float, soundfont: str | Path | None = None,
-                 slot_s: float | None = None) -> list[np.ndarray]:
+                 slot_s: float | None = None, channel: int = 0) -> list[np.ndarray]:
     """Render each note into a ``clip_s``-second 16 kHz float32 clip (note-on at 0 s).
 
     Notes of one program share one fluidsynth call; each sits in a ``slot_s`` slot (default
-    ``clip_s + 1`` s) so that release tails never reach the next note.
+    ``clip_s + 1`` s) so that release tails never reach the next note. ``channel=9`` renders
+    drum kits (``Note.program`` = kit, ``Note.pitch`` = drum; see :func:`midi_file`).
     """
     exe, sf2 = check_tools(soundfont)
     slot_s = slot_s or clip_s + 1.0
@@ -95,7 +97,7 @@ def render_notes(notes: list[Note], clip_s: float, soundfont: str | Path | None 
             timed = [(k * slot_s, k * slot_s + notes[i].hold_s, notes[i].pitch, notes[i].velocity)
                      for k, i in enumerate(idx)]
             mid, wav = Path(tmp) / f"p{program}.mid", Path(tmp) / f"p{program}.wav"
-            mid.write_bytes(midi_file(program, timed))
+            mid.write_bytes(midi_file(program, timed, channel))
             cmd = [exe, "-n", "-i", "-q", "-R", "0", "-C", "0", "-g", str(GAIN), "-r", str(SAMPLE_RATE),
                    "-T", "wav", "-O", "float", "-F", str(wav), str(sf2), str(mid)]
             done = subprocess.run(cmd, capture_output=True, text=True)
