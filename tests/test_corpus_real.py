@@ -30,6 +30,7 @@ SKY = DEBS / "beneath-a-steel-sky/usr/share/scummvm/beneath-a-steel-sky"
 @pytest.mark.parametrize("source, word", [("hydrogen-drumkits", "drum"), ("hydrogen-foo", "hydrogen-foo"),
                                           ("fluid-soundfont-gm", "soundfont"), ("asterisk-moh-opsound-wav", "hold"),
                                           ("musescore-general-soundfont-small", "MuseScore"),
+                                          ("pingus-data", "sfx"), ("scorched3d-data", "sfx"),
                                           (str(REPO.parent / "shared/data/hear/speech_commands/a.wav"), "HEAR")])
 def test_reserved_sources_are_refused_with_the_reason(source, word):
     with pytest.raises(ValueError, match="reserved for evaluation") as e:

@@ -22,8 +22,8 @@ N 10 s clips of isolated words (6-12 a clip, a fresh voice, variant, rate and pi
 pauses), the form of speech-command audio, which the sentence clips do not have. All of these are
 off by default, so the corpora of earlier bundled weights rebuild as they were.
 
-``--preset real65`` instead builds 58.8 h of real recorded audio (speech, music, effects) from
-61 Debian packages, downloaded and unpacked under ``--debs`` without installing them
+``--preset real65`` instead builds 62.4 h of real recorded audio (speech, music, effects) from
+71 Debian packages, downloaded and unpacked under ``--debs`` without installing them
 (training/real_corpus.py, training/sources/, docs/corpus.md); ``--only`` builds some of its
 sources, ``--add KIND=PACKAGE_OR_FOLDER`` adds one. Audio reserved for evaluation
 (training/reserved.py) is refused.
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speech-words", type=int, default=0, metavar="N",
                    help="add N 10 s clips of isolated espeak-ng words")
     p.add_argument("--install", action="store_true", help="apt-get install the source packages first (root)")
-    p.add_argument("--preset", help="build a named corpus of real audio instead (real65: 58.8 h, see docs/corpus.md)")
+    p.add_argument("--preset", help="build a named corpus of real audio instead (real65: 62.4 h, see docs/corpus.md)")
     p.add_argument("--debs", default="debs", help="with --preset: where packages are downloaded and unpacked")
     p.add_argument("--only", help="with --preset: comma-separated source names to build (default: all)")
     p.add_argument("--add", action="append", metavar="KIND=PACKAGE_OR_FOLDER",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 _REPO = Path(__file__).resolve().parents[1]
 
+_SFX = "sound effects of an evaluation task (sfx)"
 # Package-name patterns (fnmatch) -> why reserved.
 RESERVED = {
     "hydrogen": "Hydrogen drum machine packages: their drum kits are the audio of the drum evaluation tasks",
@@ -24,6 +25,20 @@ RESERVED = {
     "asterisk-moh-opsound-*": "Asterisk music on hold: reserved for an evaluation task",
     "ktuberling-data": "KTuberling spoken words: reserved for an evaluation task",
     "klettres-data": "KLettres spoken letters and syllables: reserved for an evaluation task",
+    # the game sound effects an evaluation task (sfx) is built from
+    "pingus-data": _SFX,
+    "frozen-bubble-data": _SFX,
+    "openttd-opensfx": _SFX,
+    "neverball-data": _SFX,
+    "pokerth-data": _SFX,
+    "alienblaster-data": _SFX,
+    "chromium-bsu-data": _SFX,
+    "lbreakout2-data": _SFX,
+    "kbounce": _SFX,
+    "blinken": _SFX,
+    "triplea": _SFX,
+    "mirrormagic": _SFX,
+    "scorched3d-data": _SFX,
 }
 # Folders -> why reserved (a path inside one is refused).
 RESERVED_PATHS = {
