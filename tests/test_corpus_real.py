@@ -309,10 +309,13 @@ def test_every_package_an_evaluation_task_reads_is_reserved():
     import shutil
     import subprocess
 
-    from hear_mwmae_tools.evaluation.tasks import events, fluidsynth, hydrogen
+    from hear_mwmae_tools.evaluation.tasks import drums, events, fluidsynth, hydrogen, pitch, voices
 
     assert shutil.which("dpkg"), "dpkg is needed to map the task sources to their packages"
-    for path in (events.ETR_DIR, events.MOH_DIR, fluidsynth.SOUNDFONT, hydrogen.KITS_DIR):
+    paths = [events.ETR_DIR, events.MOH_DIR, fluidsynth.SOUNDFONT, hydrogen.KITS_DIR,
+             *(f for f, _ in drums.SOUNDFONTS.values()), *(f for f, _ in pitch.SOUNDFONTS.values()),
+             *(folder for folder, _ in voices.SOURCES.values())]
+    for path in paths:
         found = subprocess.run(["dpkg", "-S", str(path)], capture_output=True, text=True)
         assert found.returncode == 0, f"{path}: no installed package owns it ({found.stderr.strip()})"
         packages = [p.strip() for p in found.stdout.split(":", 1)[0].split(",")]

@@ -51,8 +51,13 @@ def test_eval_two_models_two_tasks_then_resume(heareval_ready, tmp_path, capsys)
         assert onset["error"] is None and onset["n"] == 1 and 0.0 <= onset["mean"] <= 1.0
         assert rows[(model, events.name, "segment_1s_er")]["n"] == 1
         assert digit_row["embed_s"] > 0 and digit_row["predict_s"] > 0
+        # one value per test clip, read back from heareval's own prediction files: the pooled mean over
+        # the 5 equal folds is heareval's fold mean (a wrong clip order raises instead)
+        assert digit_row["n_clips"] == 20 and len(digit_row["clip_values"]) == 20
+        assert digit_row["clip_mean"] == pytest.approx(sum(digit_row["values"]) / 5, abs=1e-9)
     md = (out / "results.md").read_text()
-    assert "| spoken_digit-1.0.9-small | top1_acc |" in md and "(n=5)" in md
+    assert "| spoken_digit-1.0.9-small | top1_acc |" in md and "(n=5)" in md and "(n=20)" in md
+    assert "## Paired differences" in md and len(table["paired"]) == 1
     assert not list(out.glob("*/logs"))  # Lightning logs and checkpoints cleaned up
 
     done = sorted(out.glob("*/embeddings/*/*/prediction-done.json"))

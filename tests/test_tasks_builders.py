@@ -1,7 +1,7 @@
 """Every task builder on a small subset of its real source audio: labels, splits, WAV format, metadata.
 
 Sources: shared/data/hear (spoken_digit, speech_commands_small) and Debian packages installed by
-.ci/run (drums, pitch, events). In CI a missing source fails; locally it skips with the fix.
+.ci/run (drums, pitch, events, voices). In CI a missing source fails; locally it skips with the fix.
 """
 
 import hashlib
@@ -97,9 +97,11 @@ def test_drums_folds_split_by_kit(built):
     groups = summary["metadata"]["split_groups"]
     kits = [k for g in groups.values() for k in g]
     assert len(kits) == len(set(kits)) >= 5  # every kit in exactly one fold
-    slug = lambda k: "_".join(filter(None, "".join(c if c.isalnum() else "_" for c in k.lower()).split("_")))  # noqa: E731
+    assert any(k.startswith("hydrogen-") for k in kits) and any(k.startswith("musescore-kit") for k in kits)
     for split, kit_names in groups.items():
-        assert all(any(n.startswith(slug(k) + "-") for k in kit_names) for n in _labels(folder, split))
+        assert all(any(n.startswith(k + "-") for k in kit_names) for n in _labels(folder, split))
+    digests = [hashlib.sha256(p.read_bytes()).digest() for p in (folder / "16000").rglob("*.wav")]
+    assert len(digests) == len(set(digests))  # SoundFont fallbacks to the standard kit are left out
 
 
 def _f0_midi(audio, rate=16000):
@@ -124,16 +126,44 @@ def test_pitch_labels_are_the_rendered_pitches(built):
         assert f.read().splitlines()[1:4] == ["0,36", "1,37", "2,38"]
     programs = {s: g for s, g in summary["metadata"]["split_groups"].items()}
     flat = [p for g in programs.values() for p in g]
-    assert len(flat) == len(set(flat)) == 15
+    assert len(flat) == len(set(flat)) == 32  # the release copy: 2 of every 3 of the 48 instruments
+    assert {p.split("-")[0] for p in flat} == {"fluidr3", "musescore"}
     checked = 0
     for split, group in programs.items():
         for name, (pitch,) in _labels(folder, split).items():
-            assert f"program{int(name[7:10])}" in group and int(name.split("pitch")[1][:3]) == pitch
-            if name.startswith("program073"):  # flute: nearly sinusoidal, a clear f0
+            assert name.rsplit("-pitch", 1)[0] in group and int(name.split("pitch")[1][:3]) == pitch
+            if "-program073-" in name:  # flute: nearly sinusoidal, a clear f0
                 audio, _ = sf.read(str(folder / "16000" / split / name), dtype="float32")
                 assert abs(_f0_midi(audio) - pitch) < 0.5, name
                 checked += 1
     assert checked > 0
+
+
+def test_voices_sets_in_every_fold(built):
+    folder = built("voices")
+    summary = _common_checks(folder, "scene", "new_split_kfold", 3.0)
+    sets = summary["metadata"]["recording_sets"]
+    assert set(summary["labels"]) == set(sets) and {s.split("-")[0] for s in sets} == {"ktuberling", "klettres"}
+    for split in summary["metadata"]["splits"]:
+        labels = _labels(folder, split)
+        assert {v[0] for v in labels.values()} == set(sets)  # every voice in every fold
+        assert all(name.startswith(v[0] + "-") for name, v in labels.items())
+
+
+@pytest.mark.parametrize("name", ["drums", "pitch", "voices"])
+def test_dev_copy_is_disjoint_from_the_release_copy(built, tmp_path, name):
+    release = built(name)
+    dev = _build(name, tmp_path, part="dev")
+    meta = [json.loads((f / "task_metadata.json").read_text()) for f in (release, dev)]
+    assert [m["part"] for m in meta] == ["release", "dev"] and dev.name.endswith("-small-dev")
+    assert find_built(tmp_path, name, LIMIT, "dev") == dev and find_built(tmp_path, name, LIMIT) is None
+    files = [{f.name for f in (d / "16000").rglob("*.wav")} for d in (release, dev)]
+    assert files[0] and files[1] and not files[0] & files[1]  # no clip in both
+    audio = [{hashlib.sha256(p.read_bytes()).digest() for p in (d / "16000").rglob("*.wav")} for d in (release, dev)]
+    assert not audio[0] & audio[1]
+    if "split_groups" in meta[0]:  # kits / instruments: no source group in both copies
+        groups = [{g for gs in m["split_groups"].values() for g in gs} for m in meta]
+        assert not groups[0] & groups[1]
 
 
 def test_events_scenes(built):
@@ -204,3 +234,5 @@ def test_cli_build_skip_force_list_check(tmp_path, capsys):
     assert all(name in printed for name in TASKS) and "OK (scene/multiclass" in printed
     assert main(["tasks", "build", "pitch", "--out", str(out), "--source", "x"]) == 2  # clear error, no traceback
     assert "--source is not supported by the pitch builder" in capsys.readouterr().err
+    assert main(["tasks", "build", "spoken_digit", "--out", str(out), "--part", "dev"]) == 2
+    assert "spoken_digit has no dev copy" in capsys.readouterr().err

@@ -21,6 +21,7 @@ RESERVED = {
     "fluid-soundfont-gs": "FluidR3 soundfont: instrument sounds of the evaluation tasks",
     "fluidr3mono-gm-soundfont": "FluidR3 mono soundfont: instrument sounds of the evaluation tasks",
     "musescore-general-soundfont*": "MuseScore General soundfont: instrument sounds of the evaluation tasks",
+    "timgm6mb-soundfont": "TimGM6mb soundfont: drum kits of the drums evaluation task",
     "extremetuxracer-data": "reserved for an evaluation task",
     "asterisk-moh-opsound-*": "Asterisk music on hold: reserved for an evaluation task",
     "ktuberling-data": "KTuberling spoken words: reserved for an evaluation task",

@@ -92,7 +92,7 @@ def clip_values(task_dir: Path, prediction_dirs: list[Path], score: str) -> dict
     None when the task or score has no per-clip form (event tasks, mAP, …) or no predictions.
     """
     meta = json.loads((task_dir / "task_metadata.json").read_text())
-    if score not in CLIP_SCORES or meta["embedding_type"] != "scene" or meta["prediction_type"] != "multiclass":
+    if score not in CLIP_SCORES or (meta.get("embedding_type"), meta.get("prediction_type")) != ("scene", "multiclass"):
         return None
     order, vocab = fold_order(task_dir), _vocabulary(task_dir)
     tests = [s for s in meta["splits"] if meta["split_mode"] != "trainvaltest" or s == "test"]

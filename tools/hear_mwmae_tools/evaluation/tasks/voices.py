@@ -61,23 +61,27 @@ def _spread(items: list, n: int) -> list:
 
 
 def build(tasks_dir: str | Path, limit: int | None = None, part: str = "release") -> Path:
-    """Write ``tasks_dir/voices-kde1-full`` (``part="dev"``: ``-dev``); ``limit`` keeps N clips of each set."""
+    """Write ``tasks_dir/voices-kde1-full`` (``part="dev"``: ``-dev``); ``limit`` keeps N clips of each set per fold."""
     n_samples = round(CLIP_S * 16000)
     seen: set[bytes] = set()
     chosen: dict[str, list[tuple[str, np.ndarray]]] = {}
+    # a subset decodes only the first files of each set (enough for either copy)
+    enough = None if limit is None else limit * N_FOLDS * DEV_EVERY
     for name, files in sorted(recording_sets().items()):
         clips = []
         for f in files:
+            if enough is not None and len(clips) >= enough:
+                break
             audio = fit_length(load_mono(f), n_samples)
             digest = hashlib.sha256(np.round(audio * 32768).astype(np.int16).tobytes()).digest()
             if digest not in seen and float(np.abs(audio).max()) > 1e-4:
                 seen.add(digest)
                 clips.append((f"{name}-{f.parent.name}-{f.stem}", limit_peak(audio)))
-        if len(clips) < MIN_CLIPS:
+        if len(clips) < (MIN_CLIPS if limit is None else enough):
             continue
         clips = _spread(clips, MAX_CLIPS)
         mine = [c for i, c in enumerate(clips) if (i % DEV_EVERY == DEV_EVERY - 1) == (part == "dev")]
-        chosen[name] = mine[:limit] if limit is not None else mine
+        chosen[name] = mine[: limit * N_FOLDS] if limit is not None else mine
     splits = [f"fold{i:02d}" for i in range(N_FOLDS)]
     meta = {"task_name": NAME, "version": VERSION, "mode": mode_of(part, limit), "part": part,
             "embedding_type": "scene", "prediction_type": "multiclass", "split_mode": "new_split_kfold",
