@@ -309,12 +309,12 @@ def test_every_package_an_evaluation_task_reads_is_reserved():
     import shutil
     import subprocess
 
-    from hear_mwmae_tools.evaluation.tasks import drums, events, fluidsynth, hydrogen, pitch, voices
+    from hear_mwmae_tools.evaluation.tasks import drums, events, fluidsynth, hydrogen, pitch, sfx, voices
 
     assert shutil.which("dpkg"), "dpkg is needed to map the task sources to their packages"
     paths = [events.ETR_DIR, events.MOH_DIR, fluidsynth.SOUNDFONT, hydrogen.KITS_DIR,
              *(f for f, _ in drums.SOUNDFONTS.values()), *(f for f, _ in pitch.SOUNDFONTS.values()),
-             *(folder for folder, _ in voices.SOURCES.values())]
+             *(folder for folder, _ in voices.SOURCES.values()), *(folder for _, folder, _ in sfx.SOURCES.values())]
     for path in paths:
         found = subprocess.run(["dpkg", "-S", str(path)], capture_output=True, text=True)
         assert found.returncode == 0, f"{path}: no installed package owns it ({found.stderr.strip()})"

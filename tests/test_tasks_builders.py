@@ -1,12 +1,14 @@
 """Every task builder on a small subset of its real source audio: labels, splits, WAV format, metadata.
 
 Sources: shared/data/hear (spoken_digit, speech_commands_small) and Debian packages installed by
-.ci/run (drums, pitch, events, voices). In CI a missing source fails; locally it skips with the fix.
+.ci/run (drums, pitch, events, voices, sfx). In CI a missing source fails; locally it skips with the fix.
 """
 
 import hashlib
+import io
 import json
 import os
+import struct
 import tarfile
 import zipfile
 
@@ -20,6 +22,7 @@ from hear_mwmae.cli import main
 from hear_mwmae_tools.evaluation.tasks import APT_PACKAGES, TASKS, build_task, find_built
 from hear_mwmae_tools.evaluation.tasks.audio import SourceMissingError, shared_data_dir
 from hear_mwmae_tools.evaluation.tasks.hearformat import check_task
+from hear_mwmae_tools.evaluation.tasks import sfx
 from hear_mwmae_tools.evaluation.tasks.hydrogen import FAMILIES
 
 LIMIT = 3
@@ -150,7 +153,48 @@ def test_voices_sets_in_every_fold(built):
         assert all(name.startswith(v[0] + "-") for name, v in labels.items())
 
 
-@pytest.mark.parametrize("name", ["drums", "pitch", "voices"])
+def test_sfx_games_in_every_fold(built):
+    folder = built("sfx")
+    summary = _common_checks(folder, "scene", "new_split_kfold", 2.0)
+    games = set(sfx.SOURCES)
+    assert set(summary["labels"]) == games
+    assert summary["metadata"]["clips_per_game"] == {g: LIMIT * sfx.N_FOLDS for g in sorted(games)}
+    for split in summary["metadata"]["splits"]:
+        labels = _labels(folder, split)
+        assert {v[0] for v in labels.values()} == games  # every game in every fold
+        assert all(name.startswith(v[0] + "-") for name, v in labels.items())
+    clip, _ = sf.read(next((folder / "16000").rglob("openttd-*.wav")))
+    assert np.abs(clip[:160]).max() > 1e-3  # clips start at the sound, not at leading silence
+
+
+def _cat(entries):
+    """An OpenTTD .cat file: (offset | flag bit, size) table, then length-prefixed name + payload."""
+    table_len, blobs, table = 8 * len(entries), b"", b""
+    for name, payload in entries:
+        blob = bytes([len(name)]) + name + payload
+        table += struct.pack("<II", (table_len + len(blobs)) | 0x80000000, len(blob))
+        blobs += blob
+    return table + blobs
+
+
+def test_opensfx_cat_entries_are_read_and_placeholders_skipped(tmp_path):
+    wav = io.BytesIO()
+    sf.write(wav, np.linspace(-0.5, 0.5, 441), 44100, format="WAV", subtype="PCM_16")
+    cat = tmp_path / "x.cat"
+    cat.write_bytes(_cat([(b'"Horn". CC-BY 3.0\0', wav.getvalue()), (b'"Unused/Nothing"', b""),
+                          (b"RIFF in the name", wav.getvalue())]))
+    sounds = sfx.read_cat(cat)
+    assert [n for n, _ in sounds] == ["000", "002"]  # the empty entry is skipped, numbering kept
+    assert all(blob == wav.getvalue() for _, blob in sounds)  # a 'RIFF' inside the name is not the WAV
+    cat.write_bytes(struct.pack("<II", 0x80000000 | 800, 10) + b"xx")
+    with pytest.raises(ValueError, match="does not fit"):
+        sfx.read_cat(cat)
+    cat.write_bytes(struct.pack("<II", 0x80000000 | 8, 100) + b"\x03abc")
+    with pytest.raises(ValueError, match="runs past the end"):
+        sfx.read_cat(cat)
+
+
+@pytest.mark.parametrize("name", ["drums", "pitch", "voices", "sfx"])
 def test_dev_copy_is_disjoint_from_the_release_copy(built, tmp_path, name):
     release = built(name)
     dev = _build(name, tmp_path, part="dev")

@@ -19,10 +19,12 @@ TASKS = {
     "pitch": "hear_mwmae_tools.evaluation.tasks.pitch",
     "events": "hear_mwmae_tools.evaluation.tasks.events",
     "voices": "hear_mwmae_tools.evaluation.tasks.voices",
+    "sfx": "hear_mwmae_tools.evaluation.tasks.sfx",
 }
 APT_PACKAGES = ("hydrogen-drumkits", "fluid-soundfont-gm", "musescore-general-soundfont-small",
                 "timgm6mb-soundfont", "fluidsynth", "extremetuxracer-data", "asterisk-moh-opsound-wav",
-                "ktuberling-data", "klettres-data")
+                "ktuberling-data", "klettres-data",
+                "scorched3d-data", "triplea", "openttd-opensfx", "lbreakout2-data")
 
 
 def builder(name: str):

@@ -74,3 +74,8 @@ def slug(text: str) -> str:
     """A file-name-safe form of ``text``: letters, digits, ``_``; other runs become ``_``."""
     out = "".join(c if c.isascii() and c.isalnum() else "_" for c in text.strip().lower())
     return "_".join(filter(None, out.split("_"))) or "x"
+
+
+def safe_name(text: str) -> str:
+    """``text`` with every character but ASCII letters, digits, ``-`` and ``_`` replaced by ``_`` (case kept)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text)

@@ -24,7 +24,7 @@ import numpy as np
 
 from hear_mwmae.audio_io import load_mono
 
-from .audio import limit_peak, require
+from .audio import limit_peak, require, safe_name
 from .hearformat import TaskWriter, fit_length
 from .parts import DEV_EVERY, mode_of
 
@@ -90,9 +90,5 @@ def build(tasks_dir: str | Path, limit: int | None = None, part: str = "release"
     writer = TaskWriter(tasks_dir, meta, splits, build_limit=limit)
     for name, clips in chosen.items():
         for i, (clip, audio) in enumerate(clips):
-            writer.add(splits[i % N_FOLDS], f"{_safe(clip)}.wav", audio, [name])
+            writer.add(splits[i % N_FOLDS], f"{safe_name(clip)}.wav", audio, [name])
     return writer.finish()
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text)
