@@ -1,8 +1,8 @@
 """sfx: which game a sound effect comes from (effects, held out of pretraining).
 
-Sources: the sound effects of four Debian game packages (licences in docs/evaluation.md), all reserved for evaluation
-(``training/reserved.py``): Scorched 3D (``scorched3d-data``: explosions, weapons, weather and
-animal ambience; its music folder is left out), TripleA (``triplea``: battles, bombing, UI and
+Sources (licences in docs/evaluation.md): the sound effects of four Debian game packages,
+all reserved for evaluation (``training/reserved.py``): Scorched 3D (``scorched3d-data``:
+explosions, weapons, weather and animal ambience; its music folder is left out), TripleA (``triplea``: battles, bombing, UI and
 turn jingles), OpenTTD's OpenSFX set (``openttd-opensfx``: vehicles, machines, crowds, stored
 as RIFF WAVs inside ``opensfx.cat``) and LBreakout2 (``lbreakout2-data``: short arcade hits and
 UI clicks). The label is the game: the task asks whether a representation tells apart four
