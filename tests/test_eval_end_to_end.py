@@ -1,7 +1,7 @@
 """One tiny end-to-end HEAR evaluation through `hear-mwmae eval`: the real heareval, both stages.
 
 Two models (log-mel baseline, random-weight MW-MAE-Tiny) on two tiny tasks (the real
-spoken_digit task, 4 clips a fold, and 2 event scenes a split), fast grid, one grid point.
+spoken_digit task, 4 clips a fold, and 2 event scenes a fold), fast grid, one grid point.
 Marked slow: CI runs it, `-m "not slow"` skips it. Needs the eval install (DEVELOPERS.md).
 """
 
@@ -48,8 +48,11 @@ def test_eval_two_models_two_tasks_then_resume(heareval_ready, tmp_path, capsys)
         assert digit_row["error"] is None and digit_row["n"] == 5  # one test score per fold
         assert all(0.0 <= v <= 1.0 for v in digit_row["values"]) and digit_row["ci95"] is not None
         onset = rows[(model, events.name, "event_onset_200ms_fms")]
-        assert onset["error"] is None and onset["n"] == 1 and 0.0 <= onset["mean"] <= 1.0
-        assert rows[(model, events.name, "segment_1s_er")]["n"] == 1
+        assert onset["error"] is None and onset["n"] == 5 and 0.0 <= onset["mean"] <= 1.0
+        assert rows[(model, events.name, "segment_1s_er")]["n"] == 5
+        # one linearised value per test scene (eventscores), checked against heareval's fold scores on read
+        assert onset["n_clips"] == 10 and onset["clip_ci95"] is not None
+        assert rows[(model, events.name, "segment_1s_er")]["clip_values"] is None
         assert digit_row["embed_s"] > 0 and digit_row["predict_s"] > 0
         # one value per test clip, read back from heareval's own prediction files: the pooled mean over
         # the 5 equal folds is heareval's fold mean (a wrong clip order raises instead)

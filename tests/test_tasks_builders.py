@@ -212,11 +212,12 @@ def test_dev_copy_is_disjoint_from_the_release_copy(built, tmp_path, name):
 
 def test_events_scenes(built):
     folder = built("events")
-    summary = _common_checks(folder, "event", "trainvaltest", 10.0)
+    summary = _common_checks(folder, "event", "new_split_kfold", 10.0)
     assert summary["metadata"]["evaluation"][0] == "event_onset_200ms_fms"
     assert summary["labels"] == sorted(["kick", "snare", "hihat", "cymbal", "piano", "bell", "telephone", "bird"])
+    assert summary["metadata"]["splits"] == [f"fold{i:02d}" for i in range(5)]
     bg = set()
-    for split in ("train", "valid", "test"):
+    for split in summary["metadata"]["splits"]:
         names = summary["metadata"]["split_groups"][split]
         assert not bg & set(names)  # backgrounds never shared between splits
         bg |= set(names)

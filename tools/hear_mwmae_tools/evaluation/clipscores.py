@@ -14,13 +14,16 @@ rebuilds one value per clip (1 = right, 0 = wrong; averaged over seeds). Then:
 - :func:`mean_over_tasks` — the mean over tasks of paired per-task differences, with its CI
   (tasks' clips are independent, so the variances add).
 
+Event tasks' F-measures are ratios of sums over scenes; :mod:`.eventscores` turns them into
+one value per test scene whose mean is the score, so the same three functions apply.
+
 Clip identity: heareval's embeddings runner writes a split's embeddings in the order of
 ``random.Random(0)`` shuffles over the split files (one generator per task, splits in
 metadata order), and tests without shuffling; :func:`fold_order` replays that, and every read
 checks that the replayed labels equal the stored targets, so a changed heareval fails loudly.
 
-The pickles are read with an allow-list unpickler (tensors and an OrderedDict only; nothing
-else can be constructed), never with plain ``pickle.load``.
+The pickles are read with an allow-list unpickler (tensors, an OrderedDict and NumPy numbers
+only; nothing else can be constructed), never with plain ``pickle.load``.
 """
 
 from __future__ import annotations
@@ -44,8 +47,25 @@ def _storage_from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
+def _numeric(dtype: np.dtype) -> np.dtype:
+    if dtype.kind not in "biuf":
+        raise pickle.UnpicklingError(f"refusing a NumPy {dtype} value: heareval's prediction files hold only numbers")
+    return dtype
+
+
+def _numpy_dtype(spec, align=False, copy=True) -> np.dtype:
+    return _numeric(np.dtype(spec, bool(align), bool(copy)))
+
+
+def _numpy_scalar(dtype: np.dtype, data=None):
+    """A NumPy number from its raw bytes (event times are NumPy floats), never an object."""
+    raw = data.encode("latin1") if isinstance(data, str) else data
+    return np.frombuffer(raw, dtype=_numeric(dtype), count=1)[0]
+
+
 class _TensorUnpickler(pickle.Unpickler):
-    """Unpickles dicts of CPU tensors, as heareval writes them; any other global is refused."""
+    """Unpickles what heareval writes: dicts and lists of CPU tensors, strings and (NumPy) numbers;
+    any other global is refused."""
 
     def find_class(self, module: str, name: str):
         import collections
@@ -54,17 +74,26 @@ class _TensorUnpickler(pickle.Unpickler):
 
         allowed = {("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
                    ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
-                   ("collections", "OrderedDict"): collections.OrderedDict}
+                   ("collections", "OrderedDict"): collections.OrderedDict,
+                   ("numpy", "dtype"): _numpy_dtype,
+                   ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+                   ("numpy.core.multiarray", "scalar"): _numpy_scalar}
         if (module, name) not in allowed:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: heareval's prediction files hold "
-                                         f"only tensors")
+                                         f"only tensors, strings and numbers")
         return allowed[(module, name)]
+
+
+def read_pickle(path: Path):
+    """One heareval ``<fold>.predictions.pkl`` as stored: a dict of tensors (and, for event tasks, of
+    reference and predicted event lists), through the allow-list unpickler."""
+    with open(path, "rb") as f:
+        return _TensorUnpickler(f).load()
 
 
 def read_predictions(path: Path) -> dict[str, np.ndarray]:
     """``target`` and ``prediction`` arrays (clips × labels) of one heareval ``<fold>.predictions.pkl``."""
-    with open(path, "rb") as f:
-        data = _TensorUnpickler(f).load()
+    data = read_pickle(path)
     return {k: np.asarray(data[k].float().numpy()) for k in ("target", "prediction")}
 
 
@@ -89,9 +118,14 @@ def _vocabulary(task_dir: Path) -> dict[str, int]:
 def clip_values(task_dir: Path, prediction_dirs: list[Path], score: str) -> dict[str, float] | None:
     """{test file: value of ``score`` on that clip, averaged over the seeds' prediction folders}.
 
-    None when the task or score has no per-clip form (event tasks, mAP, …) or no predictions.
+    Event tasks: one linearised value per test scene for an event F-measure (:mod:`.eventscores`).
+    None when the task or score has no per-clip form (mAP, error rates, …) or no predictions.
     """
     meta = json.loads((task_dir / "task_metadata.json").read_text())
+    if meta.get("embedding_type") == "event":
+        from .eventscores import scene_values
+
+        return scene_values(task_dir, prediction_dirs, score, read_pickle, list(_vocabulary(task_dir)))
     if score not in CLIP_SCORES or (meta.get("embedding_type"), meta.get("prediction_type")) != ("scene", "multiclass"):
         return None
     order, vocab = fold_order(task_dir), _vocabulary(task_dir)

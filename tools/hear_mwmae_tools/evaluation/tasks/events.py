@@ -14,8 +14,10 @@ Sources (all Debian packages, none of them used for pretraining):
 - backgrounds: the surface-slide recordings of Extreme Tux Racer (``extremetuxracer-data``)
   and the music-on-hold tracks of Asterisk (``asterisk-moh-opsound-wav``, 8 kHz telephone audio).
 
-Every source is assigned to exactly one split (kits by kit, notes by pitch, backgrounds by
-file), so test scenes hold only sounds never heard in training. Scored with
+Every source is assigned to exactly one of 5 folds (kits by kit, notes by pitch, backgrounds
+by file), so a test fold's scenes hold only sounds never heard in training. heareval trains
+on three folds, validates on one and tests on one, five times, so every scene is tested once
+(version ``v2``; ``v1`` had one train/valid/test split). Scored with
 ``event_onset_200ms_fms`` (primary) and ``segment_1s_er``; the post-processing grid is
 shorter than heareval's DCASE default because drum hits last 0.1–0.5 s.
 """
@@ -36,8 +38,9 @@ from .hydrogen import all_samples, balanced_groups, spread_families
 
 NAME = "events"
 DESCRIPTION = "10 s scenes, 8 event classes (drums, piano, bell, telephone, bird) over real backgrounds"
-SPLITS = ("train", "valid", "test")
-SCENES = {"train": 32, "valid": 12, "test": 12}  # kept small: heareval trains on every 40 ms frame
+VERSION = "v2"
+SPLITS = tuple(f"fold{i:02d}" for i in range(5))
+SCENES_PER_FOLD = 12  # kept small: heareval trains on every 40 ms frame
 SCENE_S = 10.0
 EVENTS_PER_SCENE = (3, 7)
 EBR_DB = (-6.0, 0.0, 6.0)
@@ -69,8 +72,8 @@ class Shot:
 
 
 def split_of(index: int) -> str:
-    """Deal sources 3:1:1 to train/valid/test by index (index % 5)."""
-    return ("train", "train", "train", "valid", "test")[index % 5]
+    """Deal sources to the 5 folds by index (index % 5)."""
+    return SPLITS[index % len(SPLITS)]
 
 
 def _trim(audio: np.ndarray) -> np.ndarray:
@@ -174,14 +177,14 @@ def make_scene(rng: np.random.Generator, shots: dict[str, list[Shot]], bgs: list
 
 def build(tasks_dir: str | Path, limit: int | None = None, kits_dir=None, soundfont=None,
           etr_dir=None, moh_dir=None) -> Path:
-    """Write ``tasks_dir/events-v1-full``; ``limit`` makes N scenes per split from fewer notes."""
+    """Write ``tasks_dir/events-v2-full``; ``limit`` makes N scenes per fold from fewer notes."""
     check_tools(soundfont)
     bgs = backgrounds(etr_dir, moh_dir)
     shots_by_split = drum_shots(kits_dir, None if limit is None else 8)
     for split, shots in gm_shots(soundfont, step=1 if limit is None else 6).items():
         shots_by_split[split] += shots
-    meta = {"task_name": NAME, "version": "v1", "mode": "full" if limit is None else "small",
-            "embedding_type": "event", "prediction_type": "multilabel", "split_mode": "trainvaltest",
+    meta = {"task_name": NAME, "version": VERSION, "mode": "full" if limit is None else "small",
+            "embedding_type": "event", "prediction_type": "multilabel", "split_mode": "new_split_kfold",
             "sample_duration": SCENE_S, "evaluation": ["event_onset_200ms_fms", "segment_1s_er"],
             "evaluation_params": {"event_postprocessing_grid": {"median_filter_ms": [0, 120],
                                                                 "min_duration": [0, 80]}},
@@ -198,7 +201,7 @@ def build(tasks_dir: str | Path, limit: int | None = None, kits_dir=None, soundf
         if missing:
             raise ValueError(f"split {split} has no one-shots of {sorted(missing)}; the source packages look incomplete")
         rng = np.random.default_rng([SEED, k])
-        for i in range(SCENES[split] if limit is None else limit):
+        for i in range(SCENES_PER_FOLD if limit is None else limit):
             audio, events = make_scene(rng, by_label, bgs[split])
             writer.add(split, f"{split}-scene{i:03d}.wav", audio, events)
     return writer.finish()
