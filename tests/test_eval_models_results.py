@@ -60,20 +60,28 @@ def test_options_suffix_matches_heareval():
     assert _options_suffix({}) == ""
 
 
-def _fake_task(root, folder, task_name):
+def _fake_task(root, folder, task_name, version=None):
     (root / folder).mkdir(parents=True)
-    (root / folder / "task_metadata.json").write_text(json.dumps({"task_name": task_name, "evaluation": ["top1_acc"]}))
+    (root / folder / "task_metadata.json").write_text(json.dumps({"task_name": task_name, "version": version,
+                                                                   "evaluation": ["top1_acc"]}))
 
 
-def test_list_tasks(tmp_path):
-    _fake_task(tmp_path, "drums-hydrogen2017-full", "drums")
-    _fake_task(tmp_path, "speech_commands-v0.0.2-5h", "speech_commands")
+def test_list_tasks(tmp_path, capsys):
+    _fake_task(tmp_path, "drums-kits2-full", "drums", "kits2")
+    _fake_task(tmp_path, "speech_commands-v0.0.2-5h", "speech_commands")  # an official HEAR task
     (tmp_path / "not_a_task").mkdir()
-    assert [p.name for p in list_tasks(tmp_path)] == ["drums-hydrogen2017-full", "speech_commands-v0.0.2-5h"]
+    assert [p.name for p in list_tasks(tmp_path)] == ["drums-kits2-full", "speech_commands-v0.0.2-5h"]
     assert [p.name for p in list_tasks(tmp_path, ["speech_commands"])] == ["speech_commands-v0.0.2-5h"]
-    assert [p.name for p in list_tasks(tmp_path, ["drums-hydrogen2017-full"])] == ["drums-hydrogen2017-full"]
-    with pytest.raises(ValueError, match="no task 'pitch'.*available: drums-hydrogen2017-full"):
+    assert [p.name for p in list_tasks(tmp_path, ["drums-kits2-full"])] == ["drums-kits2-full"]
+    with pytest.raises(ValueError, match="no task 'pitch'.*available: drums-kits2-full"):
         list_tasks(tmp_path, ["pitch"])
+    # an older build of one of our tasks is left out (with the reason), unless named by its folder
+    _fake_task(tmp_path, "drums-hydrogen2017-full", "drums", "hydrogen2017")
+    capsys.readouterr()
+    assert [p.name for p in list_tasks(tmp_path, ["drums"])] == ["drums-kits2-full"]
+    assert "drums-hydrogen2017-full: built by version 'hydrogen2017'" in capsys.readouterr().err
+    assert "drums-hydrogen2017-full" not in [p.name for p in list_tasks(tmp_path)]
+    assert [p.name for p in list_tasks(tmp_path, ["drums-hydrogen2017-full"])] == ["drums-hydrogen2017-full"]
     with pytest.raises(FileNotFoundError, match="tasks build all"):
         list_tasks(tmp_path / "nope")
 

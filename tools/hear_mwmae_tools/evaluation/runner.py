@@ -53,6 +53,21 @@ def task_part(folder: Path) -> str:
     return json.loads((folder / "task_metadata.json").read_text()).get("part", "release")
 
 
+def outdated_build(task_dir: Path) -> str | None:
+    """Why ``task_dir`` is an older build of one of our task builders (another version), or None.
+
+    Official HEAR tasks and tasks of other names are never outdated."""
+    from .tasks import TASKS, builder
+
+    meta = json.loads((task_dir / "task_metadata.json").read_text())
+    name = meta.get("task_name")
+    current = getattr(builder(name), "VERSION", None) if name in TASKS else None
+    if current is None or meta.get("version") == current:
+        return None
+    return (f"built by version {meta.get('version')!r} of the {name} builder, which now makes {current!r}; "
+            f"rebuild it with `hear-mwmae tasks build {name}`, or name the folder in --tasks to use it anyway")
+
+
 def list_tasks(tasks_dir: str | Path, names: list[str] | None = None, mode: str | None = None) -> list[Path]:
     """Task folders of ``tasks_dir`` (those with task_metadata.json), filtered by folder or task name,
     and by copy: ``mode="dev"`` keeps the dev copies, ``"release"`` the others (None: all)."""
@@ -70,10 +85,16 @@ def list_tasks(tasks_dir: str | Path, names: list[str] | None = None, mode: str 
         if not found:
             raise ValueError(f"{tasks_dir} holds no {mode} copies of tasks; build them with "
                              f"`hear-mwmae tasks build all --out {tasks_dir}`")
+    outdated = {n: p for n, p in found.items() if outdated_build(p)}
+    for n, p in outdated.items():
+        if names is None or n not in names:
+            print(f"skipping {p}: {outdated_build(p)}", file=sys.stderr)
     if not names:
-        return list(found.values())
+        return [p for n, p in found.items() if n not in outdated]
     by_task_name: dict[str, list[Path]] = {}
-    for p in found.values():
+    for n, p in found.items():
+        if n in outdated:  # still used when named by its folder
+            continue
         by_task_name.setdefault(json.loads((p / "task_metadata.json").read_text())["task_name"], []).append(p)
     chosen = []
     for name in names:
