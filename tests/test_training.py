@@ -363,6 +363,44 @@ def test_init_from_an_export_starts_a_new_run_from_its_weights(shard_dir, tmp_pa
         train(TrainConfig(out=str(tmp_path / "e"), steps=1, init_from=str(encoder_only), **kwargs))
 
 
+def test_init_encoder_from_copies_the_encoder_and_keeps_a_fresh_decoder(shard_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from training.export import export
+
+    kwargs = dict(data=str(shard_dir), batch_size=2, warmup_steps=0, workers=0, device="cpu", tensorboard=False)
+    train(TrainConfig(out=str(tmp_path / "a"), steps=2, base_lr=1e-3, model="mwmae_tiny", model_overrides=TINY,
+                      **kwargs))
+    encoder_only = export(tmp_path / "a", tmp_path / "enc", encoder_only=True)
+    source = load_file(str(encoder_only / "model.safetensors"))
+    # A lighter decoder (1 layer) and the MAE baseline's plain decoder (no cls token) both start from it.
+    fresh = train(TrainConfig(out=str(tmp_path / "fresh"), steps=1, base_lr=0.0, model="mwmae_tiny",
+                              model_overrides={**TINY, "decoder_depth": 1}, **kwargs))
+    for name, overrides, model in (("light", {**TINY, "decoder_depth": 1}, "mwmae_tiny"),
+                                   ("mae", {**TINY, "use_cls_token": False}, "mae_tiny")):
+        train(TrainConfig(out=str(tmp_path / name), steps=1, base_lr=0.0, model=model, model_overrides=overrides,
+                          init_encoder_from=str(encoder_only), **kwargs))
+        started = model_state(load_file(str(tmp_path / name / "ckpt-00000001" / "state.safetensors")))
+        assert all(torch.equal(started[k], source[k]) for k in source) and any(k.startswith("decoder.") for k in started)
+    # The decoder is the seeded fresh one: the light run's decoder equals a from-scratch run's.
+    scratch = model_state(load_file(str(tmp_path / "fresh" / "ckpt-00000001" / "state.safetensors")))
+    light = model_state(load_file(str(tmp_path / "light" / "ckpt-00000001" / "state.safetensors")))
+    assert all(torch.equal(light[k], scratch[k]) for k in light if k.startswith("decoder."))
+    assert not all(torch.equal(light[k], scratch[k]) for k in light if k.startswith("encoder."))
+    assert fresh["loss"] != pytest.approx(_losses(tmp_path / "light")[0][1])
+    assert "started from the encoder of" in (export(tmp_path / "light", tmp_path / "light_export") / "README.md").read_text()
+
+    with pytest.raises(ValueError, match="another encoder.*use_cls_token.*--model-overrides"):
+        train(TrainConfig(out=str(tmp_path / "b"), steps=1, model="mae_tiny", model_overrides=TINY,
+                          init_encoder_from=str(encoder_only), **kwargs))
+    with pytest.raises(ValueError, match="another encoder.*depth"):
+        train(TrainConfig(out=str(tmp_path / "c"), steps=1, model="mwmae_tiny", model_overrides={**TINY, "depth": 2},
+                          init_encoder_from=str(encoder_only), **kwargs))
+    with pytest.raises(ValueError, match="not both"):
+        train(TrainConfig(out=str(tmp_path / "d"), steps=1, model="mwmae_tiny", model_overrides=TINY,
+                          init_encoder_from=str(encoder_only), init_from=str(encoder_only), **kwargs))
+
+
 def test_packed_shards_round_trip_within_half_a_level(shard_dir, tmp_path):
     """recipes/bundled_weights: the 7-bit transport of the shards the bundled weights trained on."""
     recipe = REPO / "recipes" / "bundled_weights"

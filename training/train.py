@@ -78,6 +78,7 @@ class TrainConfig:
     max_steps_this_run: int = 0  # stop (with a checkpoint) after this many steps; 0 = run to the end
     push_to_hub: str = ""  # owner/name: export the final checkpoint to OUT/export and upload it
     init_from: str = ""  # start a new run from these weights (export dir, hf://, .safetensors); fresh optimizer
+    init_encoder_from: str = ""  # start from this checkpoint's encoder only (encoder-only exports too); fresh decoder
     mix_prob: float = 0.0  # share of crops mixed with another clip's crop (log-mixup-exp); official: 0
     mix_ratio: float = 0.4  # largest weight of the mixed-in clip (λ ~ U(0, mix_ratio))
 
@@ -120,6 +121,8 @@ FLAG_HELP = {
     "max_steps_this_run": "stop with a checkpoint after this many steps of this run; 0 = run to the end",
     "push_to_hub": "OWNER/NAME: at the end, export the final checkpoint to OUT/export and upload it",
     "init_from": "start a new run from these weights (export folder, hf://owner/name, .safetensors), fresh optimizer",
+    "init_encoder_from": "start a new run from the encoder of this checkpoint (encoder-only exports and the bundled "
+                         "weights too: 'bundled'), a freshly initialised decoder of --model and a fresh optimizer",
     "mix_prob": "share of crops mixed with another clip's crop (log-mixup-exp); official: 0",
     "mix_ratio": "largest weight of the mixed-in clip (lambda ~ U(0, mix-ratio))",
 }
@@ -200,6 +203,28 @@ def _init_weights(model: MaskedAutoencoder, source: str) -> None:
     model.load_state_dict(loaded.state_dict())
 
 
+# The fields that shape the encoder's weights; the decoder's (and the variant) may differ.
+ENCODER_FIELDS = ("img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "encoder_window_sizes",
+                  "use_cls_token")
+
+
+def _init_encoder(model: MaskedAutoencoder, source: str) -> None:
+    """Copy the encoder weights of any checkpoint with the same encoder into ``model``; its decoder keeps
+    its fresh initialisation (e.g. a lighter or another kind of decoder than the checkpoint was trained with)."""
+    from hear_mwmae.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(source)
+    theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(model.config)
+    diff = {k: (theirs[k], ours[k]) for k in ENCODER_FIELDS if theirs[k] != ours[k]}
+    if diff:
+        hint = " (the MAE baseline has a cls token: pass --model-overrides '{\"use_cls_token\": false}')" \
+            if "use_cls_token" in diff else ""
+        raise ValueError(f"--init-encoder-from {source} has another encoder than --model/--model-overrides "
+                         f"(field: (checkpoint, this run)) {diff}{hint}")
+    weights = {k[len("encoder."):]: v for k, v in loaded.state_dict().items() if k.startswith("encoder.")}
+    model.encoder.load_state_dict(weights)  # strict: every encoder tensor, nothing else
+
+
 def _loss_problem(loss: float, step: int, data: str) -> str | None:
     """Why training must stop at this loss (stopping without saving), or None when it is sane."""
     if not math.isfinite(loss):
@@ -227,8 +252,12 @@ def train(cfg: TrainConfig) -> dict:
     if existing and not cfg.resume:
         raise ValueError(f"{out} already holds checkpoints ({existing[-1].name}); pass --resume to "
                          f"continue that run, or choose a new --out (nothing was overwritten)")
+    if cfg.init_from and cfg.init_encoder_from:
+        raise ValueError("pass --init-from (encoder + decoder) or --init-encoder-from (encoder only), not both")
     if cfg.init_from and not existing:  # a resumed run already holds these weights
         _init_weights(model, cfg.init_from)
+    if cfg.init_encoder_from and not existing:
+        _init_encoder(model, cfg.init_encoder_from)
     if cfg.resume and (found := state.load_latest(out)) is not None:
         tensors, meta, path = found
         if meta["world_size"] != info.world_size:
