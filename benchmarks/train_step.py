@@ -5,6 +5,9 @@
 For each size and precision, the MW-MHA decoder and the same decoder with all heads global (the
 MAE-style decoder) train side by side: their steps alternate (MW-MHA, global, MW-MHA, ...), so a
 busy machine slows both alike, and the ratio of their median step times is the MW-MHA overhead.
+``--decoders`` picks the decoders to alternate: ``mw-mha`` (the paper's 384-d, 4 layers), ``global``
+and lighter MW-MHA decoders named ``mw-mha-<L>l`` or ``mw-mha-<W>d-<L>l`` (e.g. ``mw-mha-1l``,
+``mw-mha-256d-2l``: L layers of width W), for the decoder-cost question of pretraining on a CPU.
 ``--compile`` adds the torch.compile'd MW-MHA model to the alternation (its compile time is
 reported apart, not in the step times).
 """
@@ -28,7 +31,23 @@ from hear_mwmae import MaskedAutoencoder, get_config  # noqa: E402
 from training.optim import make_adamw, param_groups  # noqa: E402
 from training.train import AUTOCAST_DTYPES as DTYPES  # noqa: E402
 
+DEFAULT_DECODERS = "mw-mha,global"
 BATCH = {"tiny": 32, "small": 16, "base": 16, "large": 8}
+
+
+def decoder_config(size: str, name: str):
+    """The Tiny/Base/... config with the decoder called ``name`` (module docstring)."""
+    cfg = get_config(f"mwmae_{size}")
+    if name == "global":
+        return cfg.replace(decoder_window_sizes=())
+    if name == "mw-mha":
+        return cfg
+    parts = name.removeprefix("mw-mha-").split("-")
+    if not name.startswith("mw-mha-") or not parts[-1].endswith("l") or len(parts) > 2 \
+            or (len(parts) == 2 and not parts[0].endswith("d")):
+        raise ValueError(f"unknown decoder {name!r}: use mw-mha, global, mw-mha-<L>l or mw-mha-<W>d-<L>l")
+    width = int(parts[0][:-1]) if len(parts) == 2 else cfg.decoder_embed_dim
+    return cfg.replace(decoder_depth=int(parts[-1][:-1]), decoder_embed_dim=width)
 
 
 def make_step(model, x, precision, device):
@@ -55,6 +74,8 @@ def main() -> None:
     p.add_argument("--precisions", default="fp32,bf16",
                    help="fp32, bf16 and/or fp16 autocast (bf16 on an AVX2-only CPU is ~10x slower: leave it out there)")
     p.add_argument("--batch", type=int, default=0, help="crops per step (default: per size, 4x on a GPU)")
+    p.add_argument("--decoders", default=DEFAULT_DECODERS,
+                   help="decoders to alternate: mw-mha, global, mw-mha-<L>l, mw-mha-<W>d-<L>l (comma-separated)")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile'd MW-MHA model")
     args = p.parse_args()
     device = torch.device(args.device)
@@ -66,9 +87,8 @@ def main() -> None:
         x = torch.randn(batch, 200, 80, device=device)
         for precision in args.precisions.split(","):
             models = {}
-            for decoder in ("mw-mha", "global"):
-                cfg = get_config(f"mwmae_{size}")
-                cfg = cfg.replace(decoder_window_sizes=()) if decoder == "global" else cfg
+            for decoder in args.decoders.split(","):
+                cfg = decoder_config(size, decoder)
                 torch.manual_seed(0)
                 models[decoder] = MaskedAutoencoder(cfg).to(device).train()
             compile_s = None
@@ -87,7 +107,7 @@ def main() -> None:
                     t = time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - t)
-            base = statistics.median(times["global"])
+            base = statistics.median(times["global" if "global" in times else next(iter(times))])
             for name, ts in times.items():
                 med = statistics.median(ts)
                 records.append({"size": size, "decoder": name, "precision": precision, "batch": batch,
@@ -96,8 +116,10 @@ def main() -> None:
                 rows.append([size, precision, name, batch, f"{med:.3f}", f"{batch / med:.1f}", f"{med / base:.3f}×"])
             del models, steps
     print_table(f"pretraining step on {device.type} (encoder + decoder, mask 0.8, AdamW), steps alternating",
-                ["size", "precision", "decoder", "batch", "median step s", "samples/s", "step vs global"], rows)
-    write_json("train_step", {"machine": info, "runs": records})
+                ["size", "precision", "decoder", "batch", "median step s", "samples/s", "step vs global (or the first)"], rows)
+    # Other decoder sets and --compile keep their own results file beside the default table's.
+    name = "train_step" + ("_decoders" if args.decoders != DEFAULT_DECODERS else "") + ("_compile" if args.compile else "")
+    write_json(name, {"machine": info, "runs": records, "decoders": args.decoders.split(",")})
 
 
 if __name__ == "__main__":
