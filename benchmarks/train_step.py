@@ -6,8 +6,9 @@ For each size and precision, the MW-MHA decoder and the same decoder with all he
 MAE-style decoder) train side by side: their steps alternate (MW-MHA, global, MW-MHA, ...), so a
 busy machine slows both alike, and the ratio of their median step times is the MW-MHA overhead.
 ``--decoders`` picks the decoders to alternate: ``mw-mha`` (the paper's 384-d, 4 layers), ``global``
-and lighter MW-MHA decoders named ``mw-mha-<L>l`` or ``mw-mha-<W>d-<L>l`` (e.g. ``mw-mha-1l``,
-``mw-mha-256d-2l``: L layers of width W), for the decoder-cost question of pretraining on a CPU.
+and lighter decoders named ``(mw-mha|global)[-<W>d][-<L>l][-deform]`` (e.g. ``mw-mha-1l``,
+``mw-mha-256d-2l``: L layers of width W; ``-deform``: the last global head deformable), for the
+decoder-cost question of pretraining on a CPU.
 ``--compile`` adds the torch.compile'd MW-MHA model to the alternation (its compile time is
 reported apart, not in the step times).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import statistics
 import sys
 import time
@@ -35,19 +37,18 @@ DEFAULT_DECODERS = "mw-mha,global"
 BATCH = {"tiny": 32, "small": 16, "base": 16, "large": 8}
 
 
+DECODER_NAME = re.compile(r"(mw-mha|global)(?:-(\d+)d)?(?:-(\d+)l)?(-deform)?")
+
+
 def decoder_config(size: str, name: str):
     """The Tiny/Base/... config with the decoder called ``name`` (module docstring)."""
-    cfg = get_config(f"mwmae_{size}")
-    if name == "global":
-        return cfg.replace(decoder_window_sizes=())
-    if name == "mw-mha":
-        return cfg
-    parts = name.removeprefix("mw-mha-").split("-")
-    if not name.startswith("mw-mha-") or not parts[-1].endswith("l") or len(parts) > 2 \
-            or (len(parts) == 2 and not parts[0].endswith("d")):
-        raise ValueError(f"unknown decoder {name!r}: use mw-mha, global, mw-mha-<L>l or mw-mha-<W>d-<L>l")
-    width = int(parts[0][:-1]) if len(parts) == 2 else cfg.decoder_embed_dim
-    return cfg.replace(decoder_depth=int(parts[-1][:-1]), decoder_embed_dim=width)
+    m = DECODER_NAME.fullmatch(name)
+    if m is None or (m[1] == "global" and m[4]):
+        raise ValueError(f"unknown decoder {name!r}: use (mw-mha|global)[-<W>d][-<L>l], mw-mha... -deform")
+    cfg = get_config(f"mwmae_{size}_deform" if m[4] else f"mwmae_{size}")
+    cfg = cfg.replace(decoder_window_sizes=()) if m[1] == "global" else cfg
+    return cfg.replace(decoder_embed_dim=int(m[2] or cfg.decoder_embed_dim),
+                       decoder_depth=int(m[3] or cfg.decoder_depth))
 
 
 def make_step(model, x, precision, device):
@@ -75,7 +76,7 @@ def main() -> None:
                    help="fp32, bf16 and/or fp16 autocast (bf16 on an AVX2-only CPU is ~10x slower: leave it out there)")
     p.add_argument("--batch", type=int, default=0, help="crops per step (default: per size, 4x on a GPU)")
     p.add_argument("--decoders", default=DEFAULT_DECODERS,
-                   help="decoders to alternate: mw-mha, global, mw-mha-<L>l, mw-mha-<W>d-<L>l (comma-separated)")
+                   help="decoders to alternate, comma-separated: (mw-mha|global)[-<W>d][-<L>l][-deform]")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile'd MW-MHA model")
     args = p.parse_args()
     device = torch.device(args.device)

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Round two of the bundled weights, first screen (recipes/round2_screen/README.md): four runs that
+# continue the bundled encoder on the real65 corpus with a fresh decoder, side by side on one CPU.
+#   bash recipes/round2_screen/run.sh WORK_DIR [corpus|shards|train|export|eval|all]
+# Every step resumes: the corpus and shards skip finished work, each run restarts from its last
+# checkpoint, exports and evaluation skip what is there.
+set -euo pipefail
+WORK=${1:?usage: run.sh WORK_DIR [corpus|shards|train|export|eval|all]}
+STEP=${2:-all}
+PY=${PYTHON:-python}
+mkdir -p "$WORK/logs"
+
+# name | --model | --model-overrides | steps. The one-layer runs take equal steps (equal budget:
+# MW-MHA, plain MHA as in MAE, MW-MHA with a deformable head); the paper's 4-layer decoder gets
+# the steps that take the same compute (its step costs 3.8x a one-layer step on two threads, 4.8x on one:
+# docs/performance.md; 1500 / 350 = 4.3).
+RUNS=(
+  "mw1|mwmae_tiny_4x16_384d-8h-1l|{}|${STEPS_1L:-1500}"
+  "mae1|mae_tiny_4x16_384d-8h-1l|{\"use_cls_token\": false}|${STEPS_1L:-1500}"
+  "deform1|mwmae_tiny_4x16_384d-8h-1l-deform|{}|${STEPS_1L:-1500}"
+  "mw4|mwmae_tiny|{}|${STEPS_4L:-350}"
+)
+
+corpus() {
+  nice -n 19 $PY -m training.debian_corpus --preset real65 --out "$WORK/corpus65" --debs "$WORK/debs"
+}
+
+shards() {
+  $PY -m training.shards "$WORK/corpus65/manifest.csv" --out "$WORK/shards65" --segment-seconds 10 \
+    --dtype float16 --workers 2
+}
+
+train() {
+  local pids=()
+  for spec in "${RUNS[@]}"; do
+    IFS='|' read -r name model overrides steps <<<"$spec"
+    local resume=()
+    [ -d "$WORK/runs/$name" ] && resume=(--resume)
+    # One thread each: the four runs share the machine's cores side by side.
+    OMP_NUM_THREADS=1 $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/$name" \
+      --model "$model" --model-overrides "$overrides" --init-encoder-from bundled \
+      --steps "$steps" --warmup-steps $((steps / 20)) --batch-size 32 --base-lr 5e-4 --clip-grad 1.0 \
+      --precision bf16 --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "${resume[@]}" \
+      >"$WORK/logs/$name.log" 2>&1 &
+    pids+=($!)
+  done
+  local failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  return $failed
+}
+
+export_runs() {
+  for spec in "${RUNS[@]}"; do
+    IFS='|' read -r name _ <<<"$spec"
+    [ -f "$WORK/exports/$name/model.safetensors" ] || \
+      $PY -m training.export "$WORK/runs/$name" "$WORK/exports/$name" --encoder-only
+  done
+}
+
+evaluate() {
+  # Choosing is done on the dev copies only (docs/evaluation.md); the fast grid screens.
+  local models=(--model bundled)
+  for spec in "${RUNS[@]}"; do
+    IFS='|' read -r name _ <<<"$spec"
+    models+=(--model "$WORK/exports/$name")
+  done
+  hear-mwmae eval --mode dev --tasks-dir "${TASKS_DIR:-$WORK/tasks}" --out "$WORK/eval-dev-fast" --grid fast \
+    "${models[@]}"
+}
+
+case "$STEP" in
+  corpus) corpus ;; shards) shards ;; train) train ;; export) export_runs ;; eval) evaluate ;;
+  all) corpus; shards; train; export_runs; evaluate ;;
+  *) echo "unknown step $STEP" >&2; exit 2 ;;
+esac
