@@ -12,13 +12,14 @@ mkdir -p "$WORK/logs"
 
 # name | --model | --model-overrides | steps. The one-layer runs take equal steps (equal budget:
 # MW-MHA, plain MHA as in MAE, MW-MHA with a deformable head); the paper's 4-layer decoder gets
-# the steps that take the same compute (its step costs 3.8x a one-layer step on two threads, 4.8x on one:
-# docs/performance.md; 1500 / 350 = 4.3).
+# the steps that take the same wall time. Alone, its step costs 3.8x a one-layer step (two threads) or
+# 4.8x (one; docs/performance.md), but with four runs sharing two cores and reading their own data it
+# measured 2.6x (3.66 s against 1.40 s a step), hence 1500 / 2.6 = 570.
 RUNS=(
   "mw1|mwmae_tiny_4x16_384d-8h-1l|{}|${STEPS_1L:-1500}"
   "mae1|mae_tiny_4x16_384d-8h-1l|{\"use_cls_token\": false}|${STEPS_1L:-1500}"
   "deform1|mwmae_tiny_4x16_384d-8h-1l-deform|{}|${STEPS_1L:-1500}"
-  "mw4|mwmae_tiny|{}|${STEPS_4L:-350}"
+  "mw4|mwmae_tiny|{}|${STEPS_4L:-570}"
 )
 
 corpus() {
