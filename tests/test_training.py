@@ -401,6 +401,28 @@ def test_init_encoder_from_copies_the_encoder_and_keeps_a_fresh_decoder(shard_di
                           init_encoder_from=str(encoder_only), init_from=str(encoder_only), **kwargs))
 
 
+def test_freeze_encoder_steps_hold_the_encoder_then_train_it(shard_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    kwargs = dict(data=str(shard_dir), model="mwmae_tiny", model_overrides=TINY, batch_size=2, warmup_steps=0,
+                  workers=0, device="cpu", tensorboard=False, base_lr=1e-2, ckpt_every=1, keep=5, log_every=1)
+    train(TrainConfig(out=str(tmp_path / "a"), steps=3, freeze_encoder_steps=2, **kwargs))
+    states = [model_state(load_file(str(tmp_path / "a" / f"ckpt-0000000{i}" / "state.safetensors"))) for i in (1, 2, 3)]
+    b = TrainConfig(out=str(tmp_path / "b"), steps=1, base_lr=0.0, **{k: v for k, v in kwargs.items() if k != "base_lr"})
+    train(b)
+    start = model_state(load_file(str(tmp_path / "b" / "ckpt-00000001" / "state.safetensors")))  # the seeded init
+    enc = [k for k in start if k.startswith("encoder.")]
+    dec = [k for k in start if k.startswith("decoder.")]
+    for st in states[:2]:  # held: the encoder is the initial one, bit for bit; the decoder moved
+        assert all(torch.equal(st[k], start[k]) for k in enc)
+        assert not all(torch.equal(st[k], start[k]) for k in dec)
+    assert not all(torch.equal(states[2][k], start[k]) for k in enc)  # step 3 trains it
+    logged = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["encoder_lr"] for r in logged if "encoder_lr" in r][:2] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="freeze_encoder_steps"):
+        TrainConfig(out="x", data="y", steps=3, freeze_encoder_steps=3)
+
+
 def test_packed_shards_round_trip_within_half_a_level(shard_dir, tmp_path):
     """recipes/bundled_weights: the 7-bit transport of the shards the bundled weights trained on."""
     recipe = REPO / "recipes" / "bundled_weights"

@@ -79,6 +79,7 @@ class TrainConfig:
     push_to_hub: str = ""  # owner/name: export the final checkpoint to OUT/export and upload it
     init_from: str = ""  # start a new run from these weights (export dir, hf://, .safetensors); fresh optimizer
     init_encoder_from: str = ""  # start from this checkpoint's encoder only (encoder-only exports too); fresh decoder
+    freeze_encoder_steps: int = 0  # encoder lr 0 for the first N steps (a fresh decoder warms up), then its own schedule
     mix_prob: float = 0.0  # share of crops mixed with another clip's crop (log-mixup-exp); official: 0
     mix_ratio: float = 0.4  # largest weight of the mixed-in clip (λ ~ U(0, mix_ratio))
 
@@ -87,6 +88,9 @@ class TrainConfig:
             raise ValueError("--data (a shard folder from `python -m training.shards`) and --out are required")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0 <= self.freeze_encoder_steps < self.steps:
+            raise ValueError(f"freeze_encoder_steps must be in [0, steps) = [0, {self.steps}), got "
+                             f"{self.freeze_encoder_steps} (the encoder would never train)")
         for name in ("batch_size", "accum_steps", "steps", "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -121,6 +125,8 @@ FLAG_HELP = {
     "max_steps_this_run": "stop with a checkpoint after this many steps of this run; 0 = run to the end",
     "push_to_hub": "OWNER/NAME: at the end, export the final checkpoint to OUT/export and upload it",
     "init_from": "start a new run from these weights (export folder, hf://owner/name, .safetensors), fresh optimizer",
+    "freeze_encoder_steps": "hold the encoder for the first N steps (lr 0) while a fresh decoder learns; then the encoder "
+                            "follows a schedule of its own over the remaining steps (warm-up of --warmup-steps, cosine)",
     "init_encoder_from": "start a new run from the encoder of this checkpoint (encoder-only exports and the bundled "
                          "weights too: 'bundled'), a freshly initialised decoder of --model and a fresh optimizer",
     "mix_prob": "share of crops mixed with another clip's crop (log-mixup-exp); official: 0",
@@ -225,6 +231,17 @@ def _init_encoder(model: MaskedAutoencoder, source: str) -> None:
     model.encoder.load_state_dict(weights)  # strict: every encoder tensor, nothing else
 
 
+def split_encoder_groups(groups: list[dict], model: MaskedAutoencoder) -> list[dict]:
+    """Each AdamW group split in two: its encoder parameters (tagged ``encoder``) and the rest."""
+    encoder = {id(p) for p in model.encoder.parameters()}
+    out = []
+    for g in groups:
+        enc = [p for p in g["params"] if id(p) in encoder]
+        rest = [p for p in g["params"] if id(p) not in encoder]
+        out += [{**g, "params": enc, "encoder": True}, {**g, "params": rest}]
+    return [g for g in out if g["params"]]
+
+
 def _loss_problem(loss: float, step: int, data: str) -> str | None:
     """Why training must stop at this loss (stopping without saving), or None when it is sane."""
     if not math.isfinite(loss):
@@ -245,7 +262,10 @@ def train(cfg: TrainConfig) -> dict:
     model = MaskedAutoencoder(get_config(cfg.model, **cfg.model_overrides)).to(device).train()
     world_batch = cfg.batch_size * cfg.accum_steps * info.world_size
     peak_lr = effective_lr(cfg.base_lr, cfg.batch_size, cfg.accum_steps, info.world_size)
-    opt = make_adamw(param_groups(model, cfg.weight_decay, cfg.decay_all), peak_lr, (cfg.beta1, cfg.beta2))
+    groups = param_groups(model, cfg.weight_decay, cfg.decay_all)
+    if cfg.freeze_encoder_steps:  # the encoder's parameters get groups of their own, with their own schedule
+        groups = split_encoder_groups(groups, model)
+    opt = make_adamw(groups, peak_lr, (cfg.beta1, cfg.beta2))
     mask_gen = torch.Generator(device=device)
     step, elapsed, resumed_scaler = 0, 0.0, None
     existing = state.list_checkpoints(out)
@@ -300,8 +320,13 @@ def train(cfg: TrainConfig) -> dict:
     while step < stop:
         t0 = time.perf_counter()
         lr = lr_at(step, peak_lr, cfg.warmup_steps, cfg.steps)
+        # Why hold the encoder: a fresh decoder's first gradients are noise, and they pull a pretrained
+        # encoder away from what it learned (docs/experiments.md, round two). lr 0 leaves AdamW's update
+        # and its decoupled decay at exactly zero.
+        held = cfg.freeze_encoder_steps
+        enc_lr = 0.0 if step < held else lr_at(step - held, peak_lr, cfg.warmup_steps, cfg.steps - held)
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = enc_lr if group.get("encoder") else lr
         total = torch.zeros((), device=device)
         for micro in range(cfg.accum_steps):
             x = next(loader).to(device, non_blocking=True)
@@ -335,7 +360,8 @@ def train(cfg: TrainConfig) -> dict:
             bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}", sps=f"{world_batch / dt:.1f}")
             if step % cfg.log_every == 0 or step == stop:
                 logger.log({"step": step, "samples_seen": step * world_batch, "loss": mean_loss, "lr": lr,
-                            "samples_per_s": world_batch / dt, "elapsed_s": elapsed})
+                            "samples_per_s": world_batch / dt, "elapsed_s": elapsed,
+                            **({"encoder_lr": enc_lr} if held else {})})
             if cfg.png_every and step % cfg.png_every == 0:
                 from .viz import save_reconstruction
 
