@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Round two of the bundled weights, first screen (recipes/round2_screen/README.md): four runs that
 # continue the bundled encoder on the real65 corpus with a fresh decoder, side by side on one CPU.
-#   bash recipes/round2_screen/run.sh WORK_DIR [corpus|shards|train|export|eval|all]
+#   bash recipes/round2_screen/run.sh WORK_DIR [corpus|shards|train|hold|export|eval|all]
 # Every step resumes: the corpus and shards skip finished work, each run restarts from its last
 # checkpoint, exports and evaluation skip what is there.
 set -euo pipefail
-WORK=${1:?usage: run.sh WORK_DIR [corpus|shards|train|export|eval|all]}
+WORK=${1:?usage: run.sh WORK_DIR [corpus|shards|train|hold|export|eval|all]}
 STEP=${2:-all}
 PY=${PYTHON:-python}
 mkdir -p "$WORK/logs"
@@ -50,8 +50,19 @@ train() {
   return $failed
 }
 
+hold() {
+  # mw4 again, alone on the machine, with the encoder held (lr 0) for the first 150 steps while the
+  # fresh decoder warms up: does the fresh decoder's noise explain the loss against the bundled encoder?
+  local resume=()
+  [ -d "$WORK/runs/mw4f" ] && resume=(--resume)
+  $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/mw4f" --model mwmae_tiny \
+    --init-encoder-from bundled --freeze-encoder-steps 150 --steps "${STEPS_4L:-570}" \
+    --warmup-steps $((${STEPS_4L:-570} / 20)) --batch-size 32 --base-lr 5e-4 --clip-grad 1.0 --precision bf16 \
+    --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "${resume[@]}" >"$WORK/logs/mw4f.log" 2>&1
+}
+
 export_runs() {
-  for spec in "${RUNS[@]}"; do
+  for spec in "${RUNS[@]}" "mw4f|"; do
     IFS='|' read -r name _ <<<"$spec"
     [ -f "$WORK/exports/$name/model.safetensors" ] || \
       $PY -m training.export "$WORK/runs/$name" "$WORK/exports/$name" --encoder-only
@@ -60,8 +71,8 @@ export_runs() {
 
 evaluate() {
   # Choosing is done on the dev copies only (docs/evaluation.md); the fast grid screens.
-  local models=(--model bundled)
-  for spec in "${RUNS[@]}"; do
+  local models=(--model hear_mwmae_tools.baselines.logmel --model bundled)
+  for spec in "${RUNS[@]}" "mw4f|"; do
     IFS='|' read -r name _ <<<"$spec"
     models+=(--model "$WORK/exports/$name")
   done
@@ -70,7 +81,7 @@ evaluate() {
 }
 
 case "$STEP" in
-  corpus) corpus ;; shards) shards ;; train) train ;; export) export_runs ;; eval) evaluate ;;
-  all) corpus; shards; train; export_runs; evaluate ;;
+  corpus) corpus ;; shards) shards ;; train) train ;; hold) hold ;; export) export_runs ;; eval) evaluate ;;
+  all) corpus; shards; train; hold; export_runs; evaluate ;;
   *) echo "unknown step $STEP" >&2; exit 2 ;;
 esac
