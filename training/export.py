@@ -66,7 +66,7 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
         lines.append(f"- started from the weights of `{tc['init_from']}` (`--init-from`); the steps, samples and "
                      f"compute above are this run's only")
     if tc.get("init_encoder_from"):
-        lines.append(f"- started from the encoder of `{tc['init_encoder_from'] or 'bundled'}` (`--init-encoder-from`) "
+        lines.append(f"- started from the encoder of `{tc['init_encoder_from']}` (`--init-encoder-from`) "
                      f"with a freshly initialised decoder; the steps, samples and compute above are this run's only")
     if hours:
         lines += ["", "## Data", "", "| source | hours |", "|---|---|"]

@@ -88,6 +88,8 @@ class TrainConfig:
             raise ValueError("--data (a shard folder from `python -m training.shards`) and --out are required")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.init_from and self.init_encoder_from:
+            raise ValueError("pass --init-from (encoder + decoder) or --init-encoder-from (encoder only), not both")
         if not 0 <= self.freeze_encoder_steps < self.steps:
             raise ValueError(f"freeze_encoder_steps must be in [0, steps) = [0, {self.steps}), got "
                              f"{self.freeze_encoder_steps} (the encoder would never train)")
@@ -193,6 +195,11 @@ def _mask_seed(seed: int, rank: int, step: int, micro: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step, micro]).generate_state(1)[0])
 
 
+def _config_diff(theirs, ours, fields) -> dict:
+    """{field: (checkpoint's value, this run's value)} for the ``fields`` where two configs differ."""
+    return {k: (getattr(theirs, k), getattr(ours, k)) for k in fields if getattr(theirs, k) != getattr(ours, k)}
+
+
 def _init_weights(model: MaskedAutoencoder, source: str) -> None:
     """Copy encoder + decoder weights of a full checkpoint (same architecture) into ``model``."""
     from hear_mwmae.checkpoint import load_checkpoint
@@ -202,8 +209,8 @@ def _init_weights(model: MaskedAutoencoder, source: str) -> None:
         raise ValueError(f"--init-from {source} is encoder-only; pretraining needs the decoder too "
                          f"(export without --encoder-only, or start from scratch)")
     if loaded.config != model.config:
-        theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(model.config)
-        diff = {k: (theirs[k], ours[k]) for k in ours if k != "name" and theirs[k] != ours[k]}
+        diff = _config_diff(loaded.config, model.config, [f.name for f in dataclasses.fields(model.config)
+                                                           if f.name != "name"])
         raise ValueError(f"--init-from {source} has another architecture than --model/--model-overrides "
                          f"(field: (checkpoint, this run)) {diff}; pass matching --model/--model-overrides")
     model.load_state_dict(loaded.state_dict())
@@ -220,9 +227,7 @@ def _init_encoder(model: MaskedAutoencoder, source: str) -> None:
     from hear_mwmae.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(source)
-    theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(model.config)
-    diff = {k: (theirs[k], ours[k]) for k in ENCODER_FIELDS if theirs[k] != ours[k]}
-    if diff:
+    if diff := _config_diff(loaded.config, model.config, ENCODER_FIELDS):
         hint = " (the MAE baseline has a cls token: pass --model-overrides '{\"use_cls_token\": false}')" \
             if "use_cls_token" in diff else ""
         raise ValueError(f"--init-encoder-from {source} has another encoder than --model/--model-overrides "
@@ -272,8 +277,6 @@ def train(cfg: TrainConfig) -> dict:
     if existing and not cfg.resume:
         raise ValueError(f"{out} already holds checkpoints ({existing[-1].name}); pass --resume to "
                          f"continue that run, or choose a new --out (nothing was overwritten)")
-    if cfg.init_from and cfg.init_encoder_from:
-        raise ValueError("pass --init-from (encoder + decoder) or --init-encoder-from (encoder only), not both")
     if cfg.init_from and not existing:  # a resumed run already holds these weights
         _init_weights(model, cfg.init_from)
     if cfg.init_encoder_from and not existing:

@@ -31,18 +31,24 @@ shards() {
     --dtype float16 --workers 2
 }
 
+run_one() {  # name model overrides steps [more training flags]; resumes a run that exists
+  local name=$1 model=$2 overrides=$3 steps=$4
+  shift 4
+  local resume=()
+  [ -d "$WORK/runs/$name" ] && resume=(--resume)
+  $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/$name" \
+    --model "$model" --model-overrides "$overrides" --init-encoder-from bundled \
+    --steps "$steps" --warmup-steps $((steps / 20)) --batch-size 32 --base-lr 5e-4 --clip-grad 1.0 \
+    --precision bf16 --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "$@" "${resume[@]}" \
+    >"$WORK/logs/$name.log" 2>&1
+}
+
 train() {
   local pids=()
   for spec in "${RUNS[@]}"; do
     IFS='|' read -r name model overrides steps <<<"$spec"
-    local resume=()
-    [ -d "$WORK/runs/$name" ] && resume=(--resume)
     # One thread each: the four runs share the machine's cores side by side.
-    OMP_NUM_THREADS=1 $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/$name" \
-      --model "$model" --model-overrides "$overrides" --init-encoder-from bundled \
-      --steps "$steps" --warmup-steps $((steps / 20)) --batch-size 32 --base-lr 5e-4 --clip-grad 1.0 \
-      --precision bf16 --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "${resume[@]}" \
-      >"$WORK/logs/$name.log" 2>&1 &
+    OMP_NUM_THREADS=1 run_one "$name" "$model" "$overrides" "$steps" &
     pids+=($!)
   done
   local failed=0
@@ -53,17 +59,16 @@ train() {
 hold() {
   # mw4 again, alone on the machine, with the encoder held (lr 0) for the first 150 steps while the
   # fresh decoder warms up: does the fresh decoder's noise explain the loss against the bundled encoder?
-  local resume=()
-  [ -d "$WORK/runs/mw4f" ] && resume=(--resume)
-  $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/mw4f" --model mwmae_tiny \
-    --init-encoder-from bundled --freeze-encoder-steps 150 --steps "${STEPS_4L:-570}" \
-    --warmup-steps $((${STEPS_4L:-570} / 20)) --batch-size 32 --base-lr 5e-4 --clip-grad 1.0 --precision bf16 \
-    --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "${resume[@]}" >"$WORK/logs/mw4f.log" 2>&1
+  run_one mw4f mwmae_tiny '{}' "${STEPS_4L:-570}" --freeze-encoder-steps 150
+}
+
+names() {  # every run of the screen, mw4f included
+  for spec in "${RUNS[@]}"; do echo "${spec%%|*}"; done
+  echo mw4f
 }
 
 export_runs() {
-  for spec in "${RUNS[@]}" "mw4f|"; do
-    IFS='|' read -r name _ <<<"$spec"
+  for name in $(names); do
     [ -f "$WORK/exports/$name/model.safetensors" ] || \
       $PY -m training.export "$WORK/runs/$name" "$WORK/exports/$name" --encoder-only
   done
@@ -72,8 +77,7 @@ export_runs() {
 evaluate() {
   # Choosing is done on the dev copies only (docs/evaluation.md); the fast grid screens.
   local models=(--model hear_mwmae_tools.baselines.logmel --model bundled)
-  for spec in "${RUNS[@]}" "mw4f|"; do
-    IFS='|' read -r name _ <<<"$spec"
+  for name in $(names); do
     models+=(--model "$WORK/exports/$name")
   done
   hear-mwmae eval --mode dev --tasks-dir "${TASKS_DIR:-$WORK/tasks}" --out "$WORK/eval-dev-fast" --grid fast \
