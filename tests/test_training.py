@@ -423,6 +423,40 @@ def test_freeze_encoder_steps_hold_the_encoder_then_train_it(shard_dir, tmp_path
         TrainConfig(out="x", data="y", steps=3, freeze_encoder_steps=3)
 
 
+def test_freeze_encoder_fits_a_decoder_to_an_unchanged_encoder(shard_dir, tmp_path):
+    """How the encoder-only bundled weights get a full checkpoint (recipes/bundled_weights/full_checkpoint.sh)."""
+    from safetensors.torch import load_file
+
+    from training.export import export
+
+    kwargs = dict(data=str(shard_dir), model="mwmae_tiny", model_overrides=TINY, batch_size=2, warmup_steps=0,
+                  workers=0, device="cpu", tensorboard=False, base_lr=1e-2, ckpt_every=1, keep=5, log_every=1)
+    train(TrainConfig(out=str(tmp_path / "a"), steps=2, **kwargs))
+    encoder_only = export(tmp_path / "a", tmp_path / "enc", encoder_only=True)
+    source = load_file(str(encoder_only / "model.safetensors"))
+    train(TrainConfig(out=str(tmp_path / "f"), steps=2, max_steps_this_run=1, freeze_encoder=True,
+                      init_encoder_from=str(encoder_only), **kwargs))
+    first = model_state(load_file(str(tmp_path / "f" / "ckpt-00000001" / "state.safetensors")))
+    train(TrainConfig(out=str(tmp_path / "f"), steps=2, resume=True, freeze_encoder=True,
+                      init_encoder_from=str(encoder_only), **kwargs))  # the optimizer state (decoder only) resumes
+    last = model_state(load_file(str(tmp_path / "f" / "ckpt-00000002" / "state.safetensors")))
+    # The encoder is the source's bit for bit after every step, weight decay included; the decoder trained.
+    assert all(torch.equal(st[k], source[k]) for st in (first, last) for k in source)
+    assert not all(torch.equal(first[k], last[k]) for k in last if k.startswith("decoder."))
+    (source_name,) = json.loads((shard_dir / "report.json").read_text())["hours_per_source"]
+    corpus = tmp_path / "corpus_report.json"
+    corpus.write_text(json.dumps({"sources": {source_name: {"package": "tones-data", "licence": "CC0-1.0"}}}))
+    full = export(tmp_path / "f", tmp_path / "full", corpus_report=str(corpus))
+    exported = load_file(str(full / "model.safetensors"))
+    assert all(torch.equal(exported[k], source[k]) for k in source) and any(k.startswith("decoder.") for k in exported)
+    card = (full / "README.md").read_text()
+    assert "held fixed for the whole run" in card and f"| {source_name} | tones-data | CC0-1.0 |" in card
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(out="x", data="y", steps=3, freeze_encoder=True, freeze_encoder_steps=1)
+    with pytest.raises(ValueError, match="--freeze-encoder"):
+        TrainConfig(out="x", data="y", steps=3, freeze_encoder_steps=3)
+
+
 def test_packed_shards_round_trip_within_half_a_level(shard_dir, tmp_path):
     """recipes/bundled_weights: the 7-bit transport of the shards the bundled weights trained on."""
     recipe = REPO / "recipes" / "bundled_weights"

@@ -31,9 +31,12 @@ def _find(source: Path):
 
 
 def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_table: str | None,
-               encoder_only: bool) -> str:
+               encoder_only: bool, corpus_report: dict | None = None) -> str:
+    """The Hub README. ``data_report`` is the shards' report.json (hours trained on, per source);
+    ``corpus_report`` a corpus_report.json of ``training.debian_corpus`` (package and licence per source)."""
     tc = meta.get("train_config", {})
     hours = data_report.get("hours_per_source", {}) if data_report else {}
+    sources = (corpus_report or {}).get("sources", {})
     lines = [
         "---",
         "library_name: hear_mwmae",
@@ -68,7 +71,15 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
     if tc.get("init_encoder_from"):
         lines.append(f"- started from the encoder of `{tc['init_encoder_from']}` (`--init-encoder-from`) "
                      f"with a freshly initialised decoder; the steps, samples and compute above are this run's only")
-    if hours:
+    if tc.get("freeze_encoder"):
+        lines.append("- the encoder was held fixed for the whole run (`--freeze-encoder`): only the decoder trained, so "
+                     "the encoder's weights are those it started from, unchanged")
+    if hours and sources:
+        lines += ["", "## Data", "", f"{sum(hours.values()):.2f} h in all.", "",
+                  "| source | Debian package | licence | hours |", "|---|---|---|---|"]
+        lines += [f"| {src} | {sources.get(src, {}).get('package', '—')} | {sources.get(src, {}).get('licence', '—')} "
+                  f"| {h:.2f} |" for src, h in sorted(hours.items())]
+    elif hours:
         lines += ["", "## Data", "", "| source | hours |", "|---|---|"]
         lines += [f"| {src} | {h:.2f} |" for src, h in sorted(hours.items())]
     if eval_table:
@@ -76,7 +87,9 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
     return "\n".join(lines) + "\n"
 
 
-def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval_table: str | None = None) -> Path:
+def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval_table: str | None = None,
+           corpus_report: str | None = None) -> Path:
+    """Write ``out`` (config.json, model.safetensors, README.md) from a run or checkpoint folder."""
     tensors, meta, path = _find(Path(source))
     config = ModelConfig.from_dict(meta["model_config"])
     model = MaskedAutoencoder(config)
@@ -89,7 +102,8 @@ def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval
     data_dir = Path(meta.get("train_config", {}).get("data", ""))
     report = json.loads((data_dir / "report.json").read_text()) if (data_dir / "report.json").is_file() else None
     table = Path(eval_table).read_text() if eval_table else None
-    atomic_write_bytes(out / "README.md", model_card(meta, config, report, table, encoder_only).encode())
+    corpus = json.loads(Path(corpus_report).read_text()) if corpus_report else None
+    atomic_write_bytes(out / "README.md", model_card(meta, config, report, table, encoder_only, corpus).encode())
     return out
 
 
@@ -142,9 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", help="output folder")
     p.add_argument("--encoder-only", action="store_true")
     p.add_argument("--eval-table", help="Markdown file with evaluation results for the model card")
+    p.add_argument("--corpus-report", help="corpus_report.json of training.debian_corpus: the card's data table "
+                                           "then names each source's Debian package and licence")
     p.add_argument("--push-to-hub", metavar="OWNER/NAME", help="upload the export to this Hub repo")
     a = p.parse_args(argv)
-    out = export(a.source, a.out, a.encoder_only, a.eval_table)
+    out = export(a.source, a.out, a.encoder_only, a.eval_table, a.corpus_report)
     print(f"exported {a.source} -> {out}")
     if a.push_to_hub:
         try:

@@ -80,6 +80,7 @@ class TrainConfig:
     init_from: str = ""  # start a new run from these weights (export dir, hf://, .safetensors); fresh optimizer
     init_encoder_from: str = ""  # start from this checkpoint's encoder only (encoder-only exports too); fresh decoder
     freeze_encoder_steps: int = 0  # encoder lr 0 for the first N steps (a fresh decoder warms up), then its own schedule
+    freeze_encoder: bool = False  # no gradients into the encoder for the whole run: fit a decoder to fixed features
     mix_prob: float = 0.0  # share of crops mixed with another clip's crop (log-mixup-exp); official: 0
     mix_ratio: float = 0.4  # largest weight of the mixed-in clip (λ ~ U(0, mix_ratio))
 
@@ -90,9 +91,13 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.init_from and self.init_encoder_from:
             raise ValueError("pass --init-from (encoder + decoder) or --init-encoder-from (encoder only), not both")
+        if self.freeze_encoder and self.freeze_encoder_steps:
+            raise ValueError("pass --freeze-encoder (the whole run) or --freeze-encoder-steps N (the first N steps), "
+                             "not both")
         if not 0 <= self.freeze_encoder_steps < self.steps:
             raise ValueError(f"freeze_encoder_steps must be in [0, steps) = [0, {self.steps}), got "
-                             f"{self.freeze_encoder_steps} (the encoder would never train)")
+                             f"{self.freeze_encoder_steps} (the encoder would never train; to hold it for the whole run, "
+                             f"pass --freeze-encoder)")
         for name in ("batch_size", "accum_steps", "steps", "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -129,6 +134,8 @@ FLAG_HELP = {
     "init_from": "start a new run from these weights (export folder, hf://owner/name, .safetensors), fresh optimizer",
     "freeze_encoder_steps": "hold the encoder for the first N steps (lr 0) while a fresh decoder learns; then the encoder "
                             "follows a schedule of its own over the remaining steps (warm-up of --warmup-steps, cosine)",
+    "freeze_encoder": "hold the encoder for the whole run (no gradients, so no backward pass through it): fit a "
+                      "decoder to a fixed encoder, e.g. to give the encoder-only bundled weights a full checkpoint",
     "init_encoder_from": "start a new run from the encoder of this checkpoint (encoder-only exports and the bundled "
                          "weights too: 'bundled'), a freshly initialised decoder of --model and a fresh optimizer",
     "mix_prob": "share of crops mixed with another clip's crop (log-mixup-exp); official: 0",
@@ -267,6 +274,8 @@ def train(cfg: TrainConfig) -> dict:
     model = MaskedAutoencoder(get_config(cfg.model, **cfg.model_overrides)).to(device).train()
     world_batch = cfg.batch_size * cfg.accum_steps * info.world_size
     peak_lr = effective_lr(cfg.base_lr, cfg.batch_size, cfg.accum_steps, info.world_size)
+    if cfg.freeze_encoder:  # before the groups: param_groups leaves out what needs no gradient
+        model.encoder.requires_grad_(False)
     groups = param_groups(model, cfg.weight_decay, cfg.decay_all)
     if cfg.freeze_encoder_steps:  # the encoder's parameters get groups of their own, with their own schedule
         groups = split_encoder_groups(groups, model)
