@@ -37,3 +37,19 @@ def cpu_matmul_is_slow(dtype: torch.dtype) -> bool:
     if dtype == torch.float16:
         return True
     return dtype == torch.bfloat16 and not onednn_has_bf16()
+
+
+def describe(device: torch.device) -> str:
+    """What the device is, for a model card: the GPU's name, or the CPU's model and core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.partition(":")[2].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import os
+    import platform
+
+    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} cores"

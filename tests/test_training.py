@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 import hear_mwmae
+from hear_mwmae.devices import describe
 from hear_mwmae.frontend import NORM_EPS
 from training import shards as shards_mod
 from training.data import LogMelCrops, ResumableSampler
@@ -207,6 +208,7 @@ def test_a_few_steps_then_export_round_trip(shard_dir, tmp_path, variant):
     exported = export(out, tmp_path / "export", encoder_only=(variant == "mae_tiny"))
     card = (exported / "README.md").read_text()
     assert "steps: 4" in card and "library_name: hear_mwmae" in card
+    assert f"on `cpu` ({describe(torch.device('cpu'))})" in card and " cores)" in card  # the machine, named
     model = hear_mwmae.load_model(str(exported))
     from safetensors.torch import load_file
 
@@ -440,6 +442,8 @@ def test_freeze_encoder_fits_a_decoder_to_an_unchanged_encoder(shard_dir, tmp_pa
     train(TrainConfig(out=str(tmp_path / "f"), steps=2, resume=True, freeze_encoder=True,
                       init_encoder_from=str(encoder_only), **kwargs))  # the optimizer state (decoder only) resumes
     last = model_state(load_file(str(tmp_path / "f" / "ckpt-00000002" / "state.safetensors")))
+    again = train(TrainConfig(out=str(tmp_path / "f"), steps=2, resume=True, freeze_encoder=True, **kwargs))
+    assert again["step"] == 2 and again["loss"] == _losses(tmp_path / "f")[-1][1]  # a finished run reports its loss
     # The encoder is the source's bit for bit after every step, weight decay included; the decoder trained.
     assert all(torch.equal(st[k], source[k]) for st in (first, last) for k in source)
     assert not all(torch.equal(first[k], last[k]) for k in last if k.startswith("decoder."))

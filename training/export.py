@@ -63,7 +63,8 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
         f"- batch {tc.get('batch_size')} × accum {tc.get('accum_steps')} × {meta.get('world_size')} ranks; "
         f"base lr {tc.get('base_lr')}, warm-up {tc.get('warmup_steps')} steps, weight decay {tc.get('weight_decay')}, "
         f"precision {tc.get('precision')}",
-        f"- compute: {meta.get('elapsed_s', 0) / 3600:.2f} h of training steps on `{meta.get('device')}`",
+        f"- compute: {meta.get('elapsed_s', 0) / 3600:.2f} h of training steps on `{meta.get('device')}`"
+        + (f" ({meta['host']})" if meta.get("host") else ""),
     ]
     if tc.get("init_from"):
         lines.append(f"- started from the weights of `{tc['init_from']}` (`--init-from`); the steps, samples and "

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from hear_mwmae import MaskedAutoencoder, get_config
-from hear_mwmae.devices import cpu_matmul_is_slow
+from hear_mwmae.devices import cpu_matmul_is_slow, describe
 
 from . import dist, state
 from .data import LogMelCrops, make_loader
@@ -281,7 +281,7 @@ def train(cfg: TrainConfig) -> dict:
         groups = split_encoder_groups(groups, model)
     opt = make_adamw(groups, peak_lr, (cfg.beta1, cfg.beta2))
     mask_gen = torch.Generator(device=device)
-    step, elapsed, resumed_scaler = 0, 0.0, None
+    step, elapsed, resumed_scaler, last_loss = 0, 0.0, None, float("nan")
     existing = state.list_checkpoints(out)
     if existing and not cfg.resume:
         raise ValueError(f"{out} already holds checkpoints ({existing[-1].name}); pass --resume to "
@@ -297,6 +297,7 @@ def train(cfg: TrainConfig) -> dict:
                              f"(now {info.world_size}) to continue the same data order")
         state.restore(tensors, meta, model, opt)
         step, elapsed = meta["step"], meta.get("elapsed_s", 0.0)
+        last_loss = meta.get("last_loss", float("nan"))  # what a run resumed at its end reports
         resumed_scaler = meta.get("grad_scaler")
         if info.is_main:
             print(f"resumed from {path} (step {step})")
@@ -328,7 +329,6 @@ def train(cfg: TrainConfig) -> dict:
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", unit="step", disable=not info.is_main)
-    last_loss = float("nan")
     while step < stop:
         t0 = time.perf_counter()
         lr = lr_at(step, peak_lr, cfg.warmup_steps, cfg.steps)
@@ -383,7 +383,7 @@ def train(cfg: TrainConfig) -> dict:
             if info.is_main:
                 meta = {"train_config": dataclasses.asdict(cfg), "model_config": model.config.to_dict(),
                         "world_size": info.world_size, "samples_seen": step * world_batch, "elapsed_s": elapsed,
-                        "device": str(device), "last_loss": mean_loss}
+                        "device": str(device), "host": describe(device), "last_loss": mean_loss}
                 if scaler.is_enabled():
                     meta["grad_scaler"] = scaler.state_dict()
                 state.save(out, step, model, opt, meta, keep=cfg.keep)
