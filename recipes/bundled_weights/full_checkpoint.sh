@@ -16,7 +16,7 @@ RUN="$OUT/run"
 resume=()
 [ -d "$RUN" ] && resume=(--resume)
 # Why these settings: a fresh decoder on a fixed encoder, so a decoder's learning rate (base 2e-3 = peak
-# 2.5e-4 at batch 32) rather than the CPU stage's 5e-4; 1,800 steps x 32 took 31 min on 2 EPYC cores (bf16).
+# 2.5e-4 at batch 32) rather than the CPU stage's 5e-4; 1,800 steps x 32 took 28 min on 2 EPYC cores (bf16).
 $PY -m training.train --data "$SHARDS" --out "$RUN" --model mwmae_tiny --init-encoder-from bundled \
   --freeze-encoder --steps "${STEPS:-1800}" --warmup-steps 100 --batch-size 32 --base-lr 2e-3 --clip-grad 1.0 \
   --precision bf16 --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "${resume[@]}"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Round two of the bundled weights, first screen (recipes/round2_screen/README.md): four runs that
 # continue the bundled encoder on the real65 corpus with a fresh decoder, side by side on one CPU.
-#   bash recipes/round2_screen/run.sh WORK_DIR [corpus|shards|train|hold|export|eval|all]
+#   bash recipes/round2_screen/run.sh WORK_DIR [corpus|shards|train|hold|warm|export|eval|all]
 # Every step resumes: the corpus and shards skip finished work, each run restarts from its last
 # checkpoint, exports and evaluation skip what is there.
 set -euo pipefail
-WORK=${1:?usage: run.sh WORK_DIR [corpus|shards|train|hold|export|eval|all]}
+WORK=${1:?usage: run.sh WORK_DIR [corpus|shards|train|hold|warm|export|eval|all]}
 STEP=${2:-all}
 PY=${PYTHON:-python}
 mkdir -p "$WORK/logs"
@@ -34,10 +34,10 @@ shards() {
 run_one() {  # name model overrides steps [more training flags]; resumes a run that exists
   local name=$1 model=$2 overrides=$3 steps=$4
   shift 4
-  local resume=()
+  local resume=() init=(${INIT:---init-encoder-from bundled})
   [ -d "$WORK/runs/$name" ] && resume=(--resume)
   $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/$name" \
-    --model "$model" --model-overrides "$overrides" --init-encoder-from bundled \
+    --model "$model" --model-overrides "$overrides" "${init[@]}" \
     --steps "$steps" --warmup-steps $((steps / 20)) --batch-size 32 --base-lr 5e-4 --clip-grad 1.0 \
     --precision bf16 --seed 0 --workers 0 --ckpt-every 100 --keep 2 --no-tensorboard "$@" "${resume[@]}" \
     >"$WORK/logs/$name.log" 2>&1
@@ -62,9 +62,22 @@ hold() {
   run_one mw4f mwmae_tiny '{}' "${STEPS_4L:-570}" --freeze-encoder-steps 150
 }
 
-names() {  # every run of the screen, mw4f included
+warm() {
+  # mw4 again, alone, from the bundled encoder's full checkpoint (its decoder fitted to it held fixed:
+  # recipes/bundled_weights/full_checkpoint.sh, into $WORK/full-bundled): the encoder's first gradients
+  # come from a decoder that already reconstructs (loss ~0.23), not from a fresh one (~1.5).
+  if [ ! -f "$WORK/full-bundled/export/model.safetensors" ]; then
+    echo "warm: first run recipes/bundled_weights/full_checkpoint.sh $WORK/shards65 $WORK/corpus65/corpus_report.json $WORK/full-bundled" >&2
+    return 1
+  fi
+  # WARM_NAME=mw4w12 STEPS_4L=1200 ... warm: the same, twice as long (then export and eval it by hand).
+  INIT="--init-from $WORK/full-bundled/export" run_one "${WARM_NAME:-mw4w}" mwmae_tiny '{}' "${STEPS_4L:-570}"
+}
+
+names() {  # every run of the screen, mw4f and mw4w included
   for spec in "${RUNS[@]}"; do echo "${spec%%|*}"; done
   echo mw4f
+  echo mw4w
 }
 
 export_runs() {
@@ -85,7 +98,7 @@ evaluate() {
 }
 
 case "$STEP" in
-  corpus) corpus ;; shards) shards ;; train) train ;; hold) hold ;; export) export_runs ;; eval) evaluate ;;
-  all) corpus; shards; train; hold; export_runs; evaluate ;;
+  corpus) corpus ;; shards) shards ;; train) train ;; hold) hold ;; warm) warm ;; export) export_runs ;;
+  eval) evaluate ;; all) corpus; shards; train; hold; warm; export_runs; evaluate ;;
   *) echo "unknown step $STEP" >&2; exit 2 ;;
 esac
