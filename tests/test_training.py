@@ -425,6 +425,33 @@ def test_freeze_encoder_steps_hold_the_encoder_then_train_it(shard_dir, tmp_path
         TrainConfig(out="x", data="y", steps=3, freeze_encoder_steps=3)
 
 
+def test_a_held_encoder_gets_no_gradients_so_clipping_and_adamw_see_the_decoder_only(shard_dir, tmp_path):
+    """While --freeze-encoder-steps holds the encoder, the decoder trains exactly as with --freeze-encoder
+    (a tight clip makes the norm matter), and the encoder's AdamW moments start only when it trains."""
+    from safetensors.torch import load_file
+
+    kwargs = dict(data=str(shard_dir), model="mwmae_tiny", model_overrides=TINY, batch_size=2, warmup_steps=0,
+                  workers=0, device="cpu", tensorboard=False, base_lr=1e-2, clip_grad=0.05, ckpt_every=1, keep=5,
+                  steps=3)
+    train(TrainConfig(out=str(tmp_path / "held"), freeze_encoder_steps=2, **kwargs))
+    train(TrainConfig(out=str(tmp_path / "fixed"), max_steps_this_run=2, freeze_encoder=True, **kwargs))
+    for step in (1, 2):
+        held, fixed = (model_state(load_file(str(tmp_path / run / f"ckpt-0000000{step}" / "state.safetensors")))
+                       for run in ("held", "fixed"))
+        assert all(torch.equal(held[k], fixed[k]) for k in fixed if k.startswith("decoder."))
+    meta = json.loads((tmp_path / "held" / "ckpt-00000002" / "state.json").read_text())
+    enc_ids = {i for g in meta["optimizer"]["param_groups"] if g.get("encoder") for i in g["params"]}
+
+    def moments(step):
+        tensors = load_file(str(tmp_path / "held" / f"ckpt-0000000{step}" / "state.safetensors"))
+        return {int(k.split(".")[1]) for k in tensors if k.startswith("optim.")}
+    assert enc_ids and not enc_ids & moments(2)  # held: no moments for the encoder
+    assert enc_ids <= moments(3)  # step 3 trains it
+    train(TrainConfig(out=str(tmp_path / "resumed"), freeze_encoder_steps=2, max_steps_this_run=1, **kwargs))
+    again = train(TrainConfig(out=str(tmp_path / "resumed"), freeze_encoder_steps=2, resume=True, **kwargs))
+    assert again["loss"] == _losses(tmp_path / "held")[-1][1]  # a resume inside the held steps is exact
+
+
 def test_freeze_encoder_fits_a_decoder_to_an_unchanged_encoder(shard_dir, tmp_path):
     """How the encoder-only bundled weights get a full checkpoint (recipes/bundled_weights/full_checkpoint.sh)."""
     from safetensors.torch import load_file
@@ -455,6 +482,13 @@ def test_freeze_encoder_fits_a_decoder_to_an_unchanged_encoder(shard_dir, tmp_pa
     assert all(torch.equal(exported[k], source[k]) for k in source) and any(k.startswith("decoder.") for k in exported)
     card = (full / "README.md").read_text()
     assert "held fixed for the whole run" in card and f"| {source_name} | tones-data | CC0-1.0 |" in card
+    # No licence claimed for weights of audio under other terms unless the exporter names one.
+    assert "\nlicense: other\n" in card and "## Licence" in card and "licence column" in card
+    named = (export(tmp_path / "f", tmp_path / "named", license="cc0-1.0") / "README.md").read_text()
+    assert "\nlicense: cc0-1.0\n" in named and "## Licence" not in named
+    with pytest.raises(ValueError, match="not a Hub licence id"):
+        export(tmp_path / "f", tmp_path / "bad", license="CC0 1.0")
+    assert not (tmp_path / "bad").exists()
     with pytest.raises(ValueError, match="not both"):
         TrainConfig(out="x", data="y", steps=3, freeze_encoder=True, freeze_encoder_steps=1)
     with pytest.raises(ValueError, match="--freeze-encoder"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -30,17 +31,28 @@ def _find(source: Path):
     return found
 
 
+def check_license(license: str) -> str:
+    """A Hub licence id (lowercase, as the Hub's ``license:`` field takes it: apache-2.0, cc-by-sa-4.0, ...)."""
+    if not isinstance(license, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", license):
+        raise ValueError(f"--license {license!r} is not a Hub licence id: use its lowercase SPDX-style id, "
+                         f"e.g. apache-2.0, cc-by-4.0, cc-by-sa-4.0, gpl-3.0, mit, or 'other'")
+    return license
+
+
 def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_table: str | None,
-               encoder_only: bool, corpus_report: dict | None = None) -> str:
+               encoder_only: bool, corpus_report: dict | None = None, license: str | None = None) -> str:
     """The Hub README. ``data_report`` is the shards' report.json (hours trained on, per source);
-    ``corpus_report`` a corpus_report.json of ``training.debian_corpus`` (package and licence per source)."""
+    ``corpus_report`` a corpus_report.json of ``training.debian_corpus`` (package and licence per source);
+    ``license`` the weights' licence id, when whoever exports them knows it."""
     tc = meta.get("train_config", {})
     hours = data_report.get("hours_per_source", {}) if data_report else {}
     sources = (corpus_report or {}).get("sources", {})
     lines = [
         "---",
         "library_name: hear_mwmae",
-        "license: apache-2.0",
+        # Why not the code's Apache-2.0 by default: the weights come from audio under its own licences
+        # (GPL, CC-BY-SA, ... for the Debian corpus), and an exporter should not claim more than it knows.
+        *([f"license: {check_license(license)}"] if license else ["license: other", "license_name: training-data-licences"]),
         "tags: [audio, hear, mw-mae, self-supervised, masked-autoencoder]",
         "---",
         "",
@@ -85,12 +97,22 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
         lines += [f"| {src} | {h:.2f} |" for src, h in sorted(hours.items())]
     if eval_table:
         lines += ["", "## Evaluation", "", eval_table.strip()]
+    if not license:
+        lines += ["", "## Licence", "",
+                  "No licence was chosen for these weights when they were exported. They were trained on the audio "
+                  "of the data section above, each source under its own licence"
+                  + (" (the table's licence column)" if sources else "") + "; whether trained weights carry their "
+                  "training data's terms is unsettled, so check those terms for your use. The code that trained "
+                  "them, `hear_mwmae`, is Apache-2.0. Whoever knows the weights' licence sets it with "
+                  "`python -m training.export ... --license ID`."]
     return "\n".join(lines) + "\n"
 
 
 def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval_table: str | None = None,
-           corpus_report: str | None = None) -> Path:
+           corpus_report: str | None = None, license: str | None = None) -> Path:
     """Write ``out`` (config.json, model.safetensors, README.md) from a run or checkpoint folder."""
+    if license:
+        check_license(license)  # before any work
     tensors, meta, path = _find(Path(source))
     config = ModelConfig.from_dict(meta["model_config"])
     model = MaskedAutoencoder(config)
@@ -104,7 +126,7 @@ def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval
     report = json.loads((data_dir / "report.json").read_text()) if (data_dir / "report.json").is_file() else None
     table = Path(eval_table).read_text() if eval_table else None
     corpus = json.loads(Path(corpus_report).read_text()) if corpus_report else None
-    atomic_write_bytes(out / "README.md", model_card(meta, config, report, table, encoder_only, corpus).encode())
+    atomic_write_bytes(out / "README.md", model_card(meta, config, report, table, encoder_only, corpus, license).encode())
     return out
 
 
@@ -159,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-table", help="Markdown file with evaluation results for the model card")
     p.add_argument("--corpus-report", help="corpus_report.json of training.debian_corpus: the card's data table "
                                            "then names each source's Debian package and licence")
+    p.add_argument("--license", metavar="ID", help="the weights' licence as a Hub id (e.g. cc-by-sa-4.0), for the "
+                                                   "card; without it the card says 'other' and points to the data's")
     p.add_argument("--push-to-hub", metavar="OWNER/NAME", help="upload the export to this Hub repo")
     a = p.parse_args(argv)
-    out = export(a.source, a.out, a.encoder_only, a.eval_table, a.corpus_report)
+    try:
+        out = export(a.source, a.out, a.encoder_only, a.eval_table, a.corpus_report, a.license)
+    except ValueError as e:
+        p.error(str(e))
     print(f"exported {a.source} -> {out}")
     if a.push_to_hub:
         try:

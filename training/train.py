@@ -132,8 +132,9 @@ FLAG_HELP = {
     "max_steps_this_run": "stop with a checkpoint after this many steps of this run; 0 = run to the end",
     "push_to_hub": "OWNER/NAME: at the end, export the final checkpoint to OUT/export and upload it",
     "init_from": "start a new run from these weights (export folder, hf://owner/name, .safetensors), fresh optimizer",
-    "freeze_encoder_steps": "hold the encoder for the first N steps (lr 0) while a fresh decoder learns; then the encoder "
-                            "follows a schedule of its own over the remaining steps (warm-up of --warmup-steps, cosine)",
+    "freeze_encoder_steps": "hold the encoder for the first N steps (no gradients into it, so clipping and AdamW see the "
+                            "decoder only) while a fresh decoder learns; then the encoder follows a schedule of its own "
+                            "over the remaining steps (warm-up of --warmup-steps, cosine) with fresh AdamW moments",
     "freeze_encoder": "hold the encoder for the whole run (no gradients, so no backward pass through it): fit a "
                       "decoder to a fixed encoder, e.g. to give the encoder-only bundled weights a full checkpoint",
     "init_encoder_from": "start a new run from the encoder of this checkpoint (encoder-only exports and the bundled "
@@ -333,12 +334,17 @@ def train(cfg: TrainConfig) -> dict:
         t0 = time.perf_counter()
         lr = lr_at(step, peak_lr, cfg.warmup_steps, cfg.steps)
         # Why hold the encoder: a fresh decoder's first gradients are noise, and they pull a pretrained
-        # encoder away from what it learned (docs/experiments.md, round two). lr 0 leaves AdamW's update
-        # and its decoupled decay at exactly zero.
+        # encoder away from what it learned (docs/experiments.md, round two). Its gradients are dropped
+        # (below), so AdamW neither moves nor decays it; lr 0 is what the log shows.
         held = cfg.freeze_encoder_steps
-        enc_lr = 0.0 if step < held else lr_at(step - held, peak_lr, cfg.warmup_steps, cfg.steps - held)
+        holding = step < held
+        enc_lr = 0.0 if holding else lr_at(step - held, peak_lr, cfg.warmup_steps, cfg.steps - held)
         for group in opt.param_groups:
             group["lr"] = enc_lr if group.get("encoder") else lr
+        if held and not info.enabled:  # one process: no backward through a held encoder at all
+            # (DDP expects every parameter it was built with to get a gradient, so there they are
+            # computed and dropped below instead.)
+            model.encoder.requires_grad_(not holding)
         total = torch.zeros((), device=device)
         for micro in range(cfg.accum_steps):
             x = next(loader).to(device, non_blocking=True)
@@ -351,6 +357,12 @@ def train(cfg: TrainConfig) -> dict:
                     loss, _, _ = forward(x, noise=noise)
                 scaler.scale(loss / cfg.accum_steps).backward()
             total += loss.detach() / cfg.accum_steps
+        if holding:
+            # Why drop a held encoder's gradients: clipping then sees the decoder's norm alone (the fresh
+            # decoder's noisy encoder gradients would shrink its steps), and AdamW keeps no moments of
+            # them, so the encoder's optimizer state starts when its schedule does.
+            for p in model.encoder.parameters():
+                p.grad = None
         if cfg.clip_grad > 0:
             scaler.unscale_(opt)  # clip the true gradients (a no-op without fp16)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
