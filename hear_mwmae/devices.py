@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import platform
 
 import torch
 
@@ -40,16 +42,17 @@ def cpu_matmul_is_slow(dtype: torch.dtype) -> bool:
 
 
 def describe(device: torch.device) -> str:
-    """What the device is, for a model card: the GPU's name, or the CPU's model and core count."""
+    """What the device is, for a model card: the GPU's name, or the CPU's model and the cores this
+    process may use (its affinity, which a container or ``taskset`` limits)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type != "cpu":
+        return device.type  # mps, xpu, ...: no portable name
     name = ""
     try:
         with open("/proc/cpuinfo") as f:
             name = next((line.partition(":")[2].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    import os
-    import platform
-
-    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name or platform.processor() or platform.machine()}" + (f", {cores} cores" if cores else "")

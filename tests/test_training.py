@@ -450,6 +450,8 @@ def test_a_held_encoder_gets_no_gradients_so_clipping_and_adamw_see_the_decoder_
     train(TrainConfig(out=str(tmp_path / "resumed"), freeze_encoder_steps=2, max_steps_this_run=1, **kwargs))
     again = train(TrainConfig(out=str(tmp_path / "resumed"), freeze_encoder_steps=2, resume=True, **kwargs))
     assert again["loss"] == _losses(tmp_path / "held")[-1][1]  # a resume inside the held steps is exact
+    with pytest.raises(ValueError, match="freeze_encoder_steps=2, now 1: resume with the same --freeze-encoder-steps"):
+        train(TrainConfig(out=str(tmp_path / "held"), resume=True, **{**kwargs, "steps": 4}, freeze_encoder_steps=1))
 
 
 def test_freeze_encoder_fits_a_decoder_to_an_unchanged_encoder(shard_dir, tmp_path):
@@ -486,9 +488,12 @@ def test_freeze_encoder_fits_a_decoder_to_an_unchanged_encoder(shard_dir, tmp_pa
     assert "\nlicense: other\n" in card and "## Licence" in card and "licence column" in card
     named = (export(tmp_path / "f", tmp_path / "named", license="cc0-1.0") / "README.md").read_text()
     assert "\nlicense: cc0-1.0\n" in named and "## Licence" not in named
-    with pytest.raises(ValueError, match="not a Hub licence id"):
-        export(tmp_path / "f", tmp_path / "bad", license="CC0 1.0")
-    assert not (tmp_path / "bad").exists()
+    for bad, why in (({"license": "CC0 1.0"}, "not a Hub licence id"), ({"license": "other"}, "leave --license out"),
+                     ({"eval_table": str(tmp_path / "missing.md")}, "no such file"),
+                     ({"corpus_report": str(shard_dir / "report.json")}, "no 'sources'")):
+        with pytest.raises(ValueError, match=why):
+            export(tmp_path / "f", tmp_path / "bad", **bad)
+        assert not (tmp_path / "bad").exists()  # checked before anything is written
     with pytest.raises(ValueError, match="not both"):
         TrainConfig(out="x", data="y", steps=3, freeze_encoder=True, freeze_encoder_steps=1)
     with pytest.raises(ValueError, match="--freeze-encoder"):

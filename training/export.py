@@ -33,10 +33,33 @@ def _find(source: Path):
 
 def check_license(license: str) -> str:
     """A Hub licence id (lowercase, as the Hub's ``license:`` field takes it: apache-2.0, cc-by-sa-4.0, ...)."""
-    if not isinstance(license, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", license):
+    if not isinstance(license, str):
+        raise TypeError(f"license must be a string such as 'cc-by-sa-4.0', got {type(license).__name__}")
+    if license == "other":
+        raise ValueError("--license other: leave --license out instead; the card then says 'license: other' and "
+                         "points at the training data's licences")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", license):
         raise ValueError(f"--license {license!r} is not a Hub licence id: use its lowercase SPDX-style id, "
-                         f"e.g. apache-2.0, cc-by-4.0, cc-by-sa-4.0, gpl-3.0, mit, or 'other'")
+                         f"e.g. apache-2.0, cc-by-4.0, cc-by-sa-4.0, gpl-3.0, mit")
     return license
+
+
+def _read_inputs(eval_table: str | None, corpus_report: str | None) -> tuple[str | None, dict | None]:
+    """The card's extra inputs, checked before anything is written."""
+    for name, value in (("--eval-table", eval_table), ("--corpus-report", corpus_report)):
+        if value and not Path(value).is_file():
+            raise ValueError(f"{name} {value}: no such file")
+    table = Path(eval_table).read_text() if eval_table else None
+    corpus = None
+    if corpus_report:
+        try:
+            corpus = json.loads(Path(corpus_report).read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--corpus-report {corpus_report} is not JSON ({e})") from e
+        if not isinstance(corpus, dict) or not isinstance(corpus.get("sources"), dict):
+            raise ValueError(f"--corpus-report {corpus_report} has no 'sources' (package and licence per source): "
+                             f"pass the corpus_report.json of `python -m training.debian_corpus --preset real65`")
+    return table, corpus
 
 
 def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_table: str | None,
@@ -99,9 +122,9 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
         lines += ["", "## Evaluation", "", eval_table.strip()]
     if not license:
         lines += ["", "## Licence", "",
-                  "No licence was chosen for these weights when they were exported. They were trained on the audio "
-                  "of the data section above, each source under its own licence"
-                  + (" (the table's licence column)" if sources else "") + "; whether trained weights carry their "
+                  "No licence was chosen for these weights when they were exported. They were trained on audio "
+                  + ("listed in the data section above, " if hours else "") + "each source under its own licence"
+                  + (" (the table's licence column)" if hours and sources else "") + "; whether trained weights carry their "
                   "training data's terms is unsettled, so check those terms for your use. The code that trained "
                   "them, `hear_mwmae`, is Apache-2.0. Whoever knows the weights' licence sets it with "
                   "`python -m training.export ... --license ID`."]
@@ -111,8 +134,9 @@ def model_card(meta: dict, config: ModelConfig, data_report: dict | None, eval_t
 def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval_table: str | None = None,
            corpus_report: str | None = None, license: str | None = None) -> Path:
     """Write ``out`` (config.json, model.safetensors, README.md) from a run or checkpoint folder."""
-    if license:
+    if license is not None:
         check_license(license)  # before any work
+    table, corpus = _read_inputs(eval_table, corpus_report)
     tensors, meta, path = _find(Path(source))
     config = ModelConfig.from_dict(meta["model_config"])
     model = MaskedAutoencoder(config)
@@ -124,8 +148,9 @@ def export(source: str | Path, out: str | Path, encoder_only: bool = False, eval
     model.save_pretrained(out)
     data_dir = Path(meta.get("train_config", {}).get("data", ""))
     report = json.loads((data_dir / "report.json").read_text()) if (data_dir / "report.json").is_file() else None
-    table = Path(eval_table).read_text() if eval_table else None
-    corpus = json.loads(Path(corpus_report).read_text()) if corpus_report else None
+    if corpus and report is None:
+        print(f"training.export: warning: the run's shards report {data_dir / 'report.json'} is gone (shards moved?), "
+              f"so the card has no data table and --corpus-report is not used", file=sys.stderr)
     atomic_write_bytes(out / "README.md", model_card(meta, config, report, table, encoder_only, corpus, license).encode())
     return out
 
@@ -187,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         out = export(a.source, a.out, a.encoder_only, a.eval_table, a.corpus_report, a.license)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         p.error(str(e))
     print(f"exported {a.source} -> {out}")
     if a.push_to_hub:

@@ -79,7 +79,7 @@ class TrainConfig:
     push_to_hub: str = ""  # owner/name: export the final checkpoint to OUT/export and upload it
     init_from: str = ""  # start a new run from these weights (export dir, hf://, .safetensors); fresh optimizer
     init_encoder_from: str = ""  # start from this checkpoint's encoder only (encoder-only exports too); fresh decoder
-    freeze_encoder_steps: int = 0  # encoder lr 0 for the first N steps (a fresh decoder warms up), then its own schedule
+    freeze_encoder_steps: int = 0  # no encoder gradients for the first N steps (a fresh decoder warms up), then its own schedule
     freeze_encoder: bool = False  # no gradients into the encoder for the whole run: fit a decoder to fixed features
     mix_prob: float = 0.0  # share of crops mixed with another clip's crop (log-mixup-exp); official: 0
     mix_ratio: float = 0.4  # largest weight of the mixed-in clip (λ ~ U(0, mix_ratio))
@@ -255,6 +255,18 @@ def split_encoder_groups(groups: list[dict], model: MaskedAutoencoder) -> list[d
     return [g for g in out if g["params"]]
 
 
+# Flags that shape the optimizer's parameter groups or the encoder's schedule: a resume must keep them.
+RESUME_FIXED = ("freeze_encoder", "freeze_encoder_steps", "decay_all")
+
+
+def _check_resume_flags(saved: dict, cfg: TrainConfig, path: Path) -> None:
+    for name in RESUME_FIXED:
+        if name in saved and saved[name] != getattr(cfg, name):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{path} was trained with {name}={saved[name]!r}, now {getattr(cfg, name)!r}: resume "
+                             f"with the same {flag}, or start a new run from an export of it (--init-from)")
+
+
 def _loss_problem(loss: float, step: int, data: str) -> str | None:
     """Why training must stop at this loss (stopping without saving), or None when it is sane."""
     if not math.isfinite(loss):
@@ -296,6 +308,7 @@ def train(cfg: TrainConfig) -> dict:
         if meta["world_size"] != info.world_size:
             raise ValueError(f"{path} was written by {meta['world_size']} ranks; resume with the same number "
                              f"(now {info.world_size}) to continue the same data order")
+        _check_resume_flags(meta.get("train_config", {}), cfg, path)
         state.restore(tensors, meta, model, opt)
         step, elapsed = meta["step"], meta.get("elapsed_s", 0.0)
         last_loss = meta.get("last_loss", float("nan"))  # what a run resumed at its end reports
@@ -326,6 +339,7 @@ def train(cfg: TrainConfig) -> dict:
               "(benchmarks/embed_throughput.py measured bf16 embeddings ~9x slower than fp32 on an AVX2 EPYC); use --precision fp32",
               file=sys.stderr)
     fixed_clip, fixed_noise = dataset[(0, 0)], torch.rand(1, model.config.num_patches, generator=torch.Generator().manual_seed(1234))
+    host = describe(device)  # for the card: the GPU's name, or the CPU's model and cores
     stop = cfg.steps if cfg.max_steps_this_run <= 0 else min(cfg.steps, step + cfg.max_steps_this_run)
     from tqdm import tqdm
 
@@ -395,7 +409,7 @@ def train(cfg: TrainConfig) -> dict:
             if info.is_main:
                 meta = {"train_config": dataclasses.asdict(cfg), "model_config": model.config.to_dict(),
                         "world_size": info.world_size, "samples_seen": step * world_batch, "elapsed_s": elapsed,
-                        "device": str(device), "host": describe(device), "last_loss": mean_loss}
+                        "device": str(device), "host": host, "last_loss": mean_loss}
                 if scaler.is_enabled():
                     meta["grad_scaler"] = scaler.state_dict()
                 state.save(out, step, model, opt, meta, keep=cfg.keep)

@@ -34,7 +34,8 @@ shards() {
 run_one() {  # name model overrides steps [more training flags]; resumes a run that exists
   local name=$1 model=$2 overrides=$3 steps=$4
   shift 4
-  local resume=() init=(${INIT:---init-encoder-from bundled})
+  local resume=() init=(--init-encoder-from bundled)
+  if [ -n "${INIT_FROM:-}" ]; then init=(--init-from "$INIT_FROM"); fi
   [ -d "$WORK/runs/$name" ] && resume=(--resume)
   $PY -m training.train --data "$WORK/shards65" --out "$WORK/runs/$name" \
     --model "$model" --model-overrides "$overrides" "${init[@]}" \
@@ -57,7 +58,7 @@ train() {
 }
 
 hold() {
-  # mw4 again, alone on the machine, with the encoder held (lr 0) for the first 150 steps while the
+  # mw4 again, alone on the machine, with the encoder held (no gradients) for the first 150 steps while the
   # fresh decoder warms up: does the fresh decoder's noise explain the loss against the bundled encoder?
   run_one mw4f mwmae_tiny '{}' "${STEPS_4L:-570}" --freeze-encoder-steps 150
 }
@@ -71,13 +72,14 @@ warm() {
     return 1
   fi
   # WARM_NAME=mw4w12 STEPS_4L=1200 ... warm: the same, twice as long (then export and eval it by hand).
-  INIT="--init-from $WORK/full-bundled/export" run_one "${WARM_NAME:-mw4w}" mwmae_tiny '{}' "${STEPS_4L:-570}"
+  INIT_FROM="$WORK/full-bundled/export" run_one "${WARM_NAME:-mw4w}" mwmae_tiny '{}' "${STEPS_4L:-570}"
 }
 
-names() {  # every run of the screen, mw4f and mw4w included
+names() {  # every run of the screen and mw4f; a warm run (mw4w, or $WARM_NAME) once it exists
   for spec in "${RUNS[@]}"; do echo "${spec%%|*}"; done
   echo mw4f
-  echo mw4w
+  local warm_name=${WARM_NAME:-mw4w}
+  if [ -d "$WORK/runs/$warm_name" ]; then echo "$warm_name"; fi
 }
 
 export_runs() {
@@ -99,6 +101,6 @@ evaluate() {
 
 case "$STEP" in
   corpus) corpus ;; shards) shards ;; train) train ;; hold) hold ;; warm) warm ;; export) export_runs ;;
-  eval) evaluate ;; all) corpus; shards; train; hold; warm; export_runs; evaluate ;;
+  eval) evaluate ;; all) corpus; shards; train; hold; export_runs; evaluate ;;  # warm: after full_checkpoint.sh
   *) echo "unknown step $STEP" >&2; exit 2 ;;
 esac
